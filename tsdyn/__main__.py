@@ -1,0 +1,3 @@
+from tsdyn.cli import main
+
+main()
