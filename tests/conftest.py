@@ -18,14 +18,18 @@ def shared_file(name: str) -> Path:
     """A file of ../shared/data, or a skip saying why it is missing."""
     path = SHARED_DATA / name
     if not path.is_file():
-        pytest.skip(f"{path} is absent: the benchmark CSVs live in ../shared/data beside the repository")
+        pytest.skip(
+            f"{path} is absent: the benchmark CSVs live in ../shared/data beside the repository"
+        )
     return path
 
 
 def pytest_collection_modifyitems(config, items):
     import torch
 
-    no_data = pytest.mark.skip(reason=f"{SHARED_DATA} is absent (benchmark CSVs are not in the repository)")
+    no_data = pytest.mark.skip(
+        reason=f"{SHARED_DATA} is absent (benchmark CSVs are not in the repository)"
+    )
     no_gpu = pytest.mark.skip(reason="needs a CUDA device")
     for item in items:
         if "data" in item.keywords and not SHARED_DATA.is_dir():
@@ -48,7 +52,9 @@ class CliResult:
         self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
 
     def __repr__(self):
-        return f"CliResult(exit_code={self.exit_code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+        return (
+            f"CliResult(exit_code={self.exit_code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+        )
 
 
 @pytest.fixture

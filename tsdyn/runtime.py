@@ -47,7 +47,9 @@ def resolve_device(spec: str = "auto"):
         return torch.device("cpu")
     if spec == "cuda" or spec.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise InputError(f"device '{spec}' asked for but CUDA is not available", "use --device cpu or auto")
+            raise InputError(
+                f"device '{spec}' asked for but CUDA is not available", "use --device cpu or auto"
+            )
         index = spec.partition(":")[2]
         if index:
             if not index.isdigit() or int(index) >= torch.cuda.device_count():

@@ -36,15 +36,23 @@ def _fail(message: str, code: int) -> None:
 class TsdynGroup(TyperGroup):
     """The root group: runs the command and maps every failure to one line and an exit code."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         from tsdyn.errors import InputError
 
         args = list(sys.argv[1:] if args is None else args)
         if not args:
             args = ["--help"]
         try:
-            code = super().main(args, prog_name or "tsdyn", complete_var, standalone_mode=False, **extra)
+            code = super().main(
+                args, prog_name or "tsdyn", complete_var, standalone_mode=False, **extra
+            )
         except InputError as exc:
             _fail(exc.one_line(), 2)
         except UsageError as exc:
@@ -59,7 +67,11 @@ class TsdynGroup(TyperGroup):
         except Exception as exc:  # the last line of defence: one line, exit 1
             if os.environ.get("TSDYN_DEBUG"):
                 traceback.print_exc()
-            hint = "" if os.environ.get("TSDYN_DEBUG") else " (rerun with TSDYN_DEBUG=1 for the traceback)"
+            hint = (
+                ""
+                if os.environ.get("TSDYN_DEBUG")
+                else " (rerun with TSDYN_DEBUG=1 for the traceback)"
+            )
             _fail(f"unexpected failure: {type(exc).__name__}: {exc}{hint}", 1)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -84,8 +96,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Time series and dynamical systems toolkit."""
 

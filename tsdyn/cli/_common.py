@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,30 +33,50 @@ _COMMON = "Common options"
 
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", help="Run folder (default runs/<command>-<timestamp>).",
-                 rich_help_panel=_COMMON, show_default=False),
+    typer.Option(
+        "--out",
+        "-o",
+        help="Run folder (default runs/<command>-<timestamp>).",
+        rich_help_panel=_COMMON,
+        show_default=False,
+    ),
 ]
 OverwriteOpt = Annotated[
-    bool, typer.Option("--overwrite", help="Allow writing into an existing --out folder.",
-                       rich_help_panel=_COMMON),
+    bool,
+    typer.Option(
+        "--overwrite", help="Allow writing into an existing --out folder.", rich_help_panel=_COMMON
+    ),
 ]
 DeviceOpt = Annotated[
-    str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto = CUDA when available).",
-                      rich_help_panel=_COMMON),
+    str,
+    typer.Option(
+        "--device",
+        help="auto | cpu | cuda | cuda:N (auto = CUDA when available).",
+        rich_help_panel=_COMMON,
+    ),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (python, numpy, torch).",
-                                      rich_help_panel=_COMMON)]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Random seed (python, numpy, torch).", rich_help_panel=_COMMON)
+]
 ThreadsOpt = Annotated[
-    int | None, typer.Option("--threads", help="CPU threads for torch (default: all cores).",
-                             rich_help_panel=_COMMON, show_default=False),
+    int | None,
+    typer.Option(
+        "--threads",
+        help="CPU threads for torch (default: all cores).",
+        rich_help_panel=_COMMON,
+        show_default=False,
+    ),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or logs.",
-                                        rich_help_panel=_COMMON)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.",
-                                       rich_help_panel=_COMMON)]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bars or logs.", rich_help_panel=_COMMON)
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print the result as one JSON document.", rich_help_panel=_COMMON),
+]
 
 
-class FillMethod(str, Enum):
+class FillMethod(StrEnum):
     ffill = "ffill"
     interpolate = "interpolate"
     drop = "drop"
@@ -64,21 +84,41 @@ class FillMethod(str, Enum):
 
 # Data options shared by every command that reads a table.
 DateColOpt = Annotated[
-    str | None, typer.Option("--date-col", help="Time column (default: date/time/timestamp, or the "
-                             "first column of dates; '' for none).", rich_help_panel="Data",
-                             show_default=False),
+    str | None,
+    typer.Option(
+        "--date-col",
+        help="Time column (default: date/time/timestamp, or the "
+        "first column of dates; '' for none).",
+        rich_help_panel="Data",
+        show_default=False,
+    ),
 ]
 ColumnsOpt = Annotated[
-    str | None, typer.Option("--columns", help="Comma-separated value columns to use (default: all).",
-                             rich_help_panel="Data", show_default=False),
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Comma-separated value columns to use (default: all).",
+        rich_help_panel="Data",
+        show_default=False,
+    ),
 ]
 FillOpt = Annotated[
-    FillMethod | None, typer.Option("--fill", help="Fill empty/NaN cells instead of failing.",
-                                    rich_help_panel="Data", show_default=False),
+    FillMethod | None,
+    typer.Option(
+        "--fill",
+        help="Fill empty/NaN cells instead of failing.",
+        rich_help_panel="Data",
+        show_default=False,
+    ),
 ]
 NaValuesOpt = Annotated[
-    str | None, typer.Option("--na-values", help="Comma-separated sentinel values meaning missing, "
-                             "e.g. -9999.", rich_help_panel="Data", show_default=False),
+    str | None,
+    typer.Option(
+        "--na-values",
+        help="Comma-separated sentinel values meaning missing, e.g. -9999.",
+        rich_help_panel="Data",
+        show_default=False,
+    ),
 ]
 
 
@@ -93,8 +133,10 @@ def parse_na_values(text: str | None) -> list[float]:
         try:
             out.append(float(part))
         except ValueError:
-            raise InputError(f"--na-values '{part}' is not a number",
-                             "pass numbers separated by commas, e.g. --na-values -9999") from None
+            raise InputError(
+                f"--na-values '{part}' is not a number",
+                "pass numbers separated by commas, e.g. --na-values -9999",
+            ) from None
     return out
 
 
@@ -113,14 +155,21 @@ class _BarProgress:
         )
 
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-            console=Console(stderr=True), transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=Console(stderr=True),
+            transient=False,
         )
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, task: str, completed: int, total: int | None, info: dict[str, Any]) -> None:
-        text = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
+        text = "  ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()
+        )
         if task not in self.tasks:
             self.tasks[task] = self.progress.add_task(task, total=total, info=text)
         self.progress.update(self.tasks[task], completed=completed, total=total, info=text)
@@ -136,7 +185,9 @@ class _BarProgress:
 class Run:
     """One command's run: settings, device, run folder, progress callback and the final output."""
 
-    def __init__(self, command: str, settings: dict[str, Any], folder, device, quiet: bool, json_out: bool):
+    def __init__(
+        self, command: str, settings: dict[str, Any], folder, device, quiet: bool, json_out: bool
+    ):
         self.command = command
         self.settings = settings
         self.folder = folder
@@ -155,17 +206,24 @@ class Run:
         """config.json: every setting, the seed, versions and the device."""
         from tsdyn.runtime import environment
 
-        self.folder.write_json("config.json", {
-            "command": self.command,
-            "argv": sys.argv[1:],
-            "settings": self.settings,
-            **extra,
-            "environment": environment(self.device),
-        })
+        self.folder.write_json(
+            "config.json",
+            {
+                "command": self.command,
+                "argv": sys.argv[1:],
+                "settings": self.settings,
+                **extra,
+                "environment": environment(self.device),
+            },
+        )
 
     def finish(self, metrics: dict[str, Any], text: str) -> None:
         """Write metrics.json, then print `text` (or the metrics as JSON with --json)."""
-        metrics = {**metrics, "run_dir": str(self.folder.path), "seconds": round(time.time() - self.started, 3)}
+        metrics = {
+            **metrics,
+            "run_dir": str(self.folder.path),
+            "seconds": round(time.time() - self.started, 3),
+        }
         self.folder.write_json("metrics.json", metrics)
         emit(metrics if self.json else None, text)
 
@@ -224,5 +282,7 @@ def not_yet(command: str, issue: int) -> None:
     """Stop a subcommand that a later issue fills in (exit code 2)."""
     from tsdyn.errors import InputError
 
-    raise InputError(f"'tsdyn {command}' is not implemented yet (issue {issue})",
-                     "see `tsdyn --help` for the commands that work")
+    raise InputError(
+        f"'tsdyn {command}' is not implemented yet (issue {issue})",
+        "see `tsdyn --help` for the commands that work",
+    )

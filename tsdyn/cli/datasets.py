@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,7 @@ from tsdyn.cli._common import (
 )
 
 
-class SplitScheme(str, Enum):
+class SplitScheme(StrEnum):
     auto = "auto"
     ett_hour = "ett-hour"
     ett_minute = "ett-minute"
@@ -31,8 +31,11 @@ datasets_app = typer.Typer(help="Built-in data sets and file checks.", no_args_i
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(datasets_app, name="datasets",
-                  help="List built-in data, generate system trajectories, describe a table file.")
+    app.add_typer(
+        datasets_app,
+        name="datasets",
+        help="List built-in data, generate system trajectories, describe a table file.",
+    )
 
 
 @datasets_app.command("list")
@@ -50,17 +53,27 @@ def list_(json_out: JsonOpt = False) -> None:
 
 @datasets_app.command("generate")
 def generate(
-    name: Annotated[str, typer.Argument(help="Built-in name: lorenz63, rossler, lorenz96 or demo.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output .csv or .parquet "
-                                             "(default <name>.csv).", show_default=False)] = None,
+    name: Annotated[
+        str, typer.Argument(help="Built-in name: lorenz63, rossler, lorenz96 or demo.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output .csv or .parquet (default <name>.csv).", show_default=False
+        ),
+    ] = None,
     steps: Annotated[int, typer.Option(help="Number of samples.")] = 10_000,
-    dt: Annotated[float | None, typer.Option(help="Sampling step (default: the system's).",
-                                             show_default=False)] = None,
+    dt: Annotated[
+        float | None,
+        typer.Option(help="Sampling step (default: the system's).", show_default=False),
+    ] = None,
     transient: Annotated[int, typer.Option(help="Samples integrated and dropped first.")] = 1000,
-    noise: Annotated[float, typer.Option(help="Observation noise SD, as a fraction of each "
-                                         "column's SD.")] = 0.0,
-    dim: Annotated[int | None, typer.Option(help="Dimension (lorenz96 only, default 20).",
-                                            show_default=False)] = None,
+    noise: Annotated[
+        float, typer.Option(help="Observation noise SD, as a fraction of each column's SD.")
+    ] = 0.0,
+    dim: Annotated[
+        int | None, typer.Option(help="Dimension (lorenz96 only, default 20).", show_default=False)
+    ] = None,
     seed: SeedOpt = 0,
     overwrite: OverwriteOpt = False,
     json_out: JsonOpt = False,
@@ -77,37 +90,59 @@ def generate(
         raise InputError(f"unknown built-in '{name}'", f"use one of {', '.join(BUILTINS)}")
     out = Path(out) if out is not None else Path(f"{name}.csv")
     if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError(f"--out {out} must end in .csv or .parquet", "choose a .csv or .parquet name")
+        raise InputError(
+            f"--out {out} must end in .csv or .parquet", "choose a .csv or .parquet name"
+        )
     if out.exists() and not overwrite:
         raise InputError(f"{out} exists", "pass --overwrite or choose another --out")
     if not out.parent.is_dir():
-        raise InputError(f"folder {out.parent} does not exist", "create it first or choose another --out")
+        raise InputError(
+            f"folder {out.parent} does not exist", "create it first or choose another --out"
+        )
     if name == "demo":
         if dt is not None or dim is not None or noise:
-            raise InputError("--dt, --dim and --noise apply to systems, not to the demo table",
-                             "leave them out")
+            raise InputError(
+                "--dt, --dim and --noise apply to systems, not to the demo table", "leave them out"
+            )
         table = BUILTINS[name][1](n_rows=steps, seed=seed)
     else:
-        table = BUILTINS[name][1](steps=steps, dt=dt, transient=transient, noise=noise, seed=seed, dim=dim)
+        table = BUILTINS[name][1](
+            steps=steps, dt=dt, transient=transient, noise=noise, seed=seed, dim=dim
+        )
     frame = table.to_polars()
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".parquet":
             frame.write_parquet(tmp)
         else:
             frame.write_csv(tmp)
-    result = {"name": name, "out": str(out), "rows": table.n_rows, "columns": list(table.columns),
-              "step": table.freq}
-    emit(result if json_out else None,
-         f"wrote {out}: {table.n_rows} rows x {table.n_columns} columns ({', '.join(table.columns)})")
+    result = {
+        "name": name,
+        "out": str(out),
+        "rows": table.n_rows,
+        "columns": list(table.columns),
+        "step": table.freq,
+    }
+    emit(
+        result if json_out else None,
+        f"wrote {out}: {table.n_rows} rows x {table.n_columns} columns ({', '.join(table.columns)})",
+    )
 
 
 @datasets_app.command("info")
 def info(
     data: Annotated[str, typer.Argument(help="A CSV/Parquet file or a built-in name.")],
-    seq_len: Annotated[int, typer.Option("--seq-len", help="Look-back L for the split sizes.")] = 336,
-    pred_len: Annotated[int, typer.Option("--pred-len", help="Horizon H for the split sizes.")] = 96,
-    split: Annotated[SplitScheme, typer.Option(help="Split scheme (auto: ett-* for ETTh*/ETTm* files, "
-                                               "else ratio 0.7/0.1/0.2).")] = SplitScheme.auto,
+    seq_len: Annotated[
+        int, typer.Option("--seq-len", help="Look-back L for the split sizes.")
+    ] = 336,
+    pred_len: Annotated[
+        int, typer.Option("--pred-len", help="Horizon H for the split sizes.")
+    ] = 96,
+    split: Annotated[
+        SplitScheme,
+        typer.Option(
+            help="Split scheme (auto: ett-* for ETTh*/ETTm* files, else ratio 0.7/0.1/0.2)."
+        ),
+    ] = SplitScheme.auto,
     date_col: DateColOpt = None,
     columns: ColumnsOpt = None,
     na_values: NaValuesOpt = None,
@@ -122,9 +157,17 @@ def info(
     from tsdyn.datasets import load, make_split, parse_columns
     from tsdyn.errors import InputError
 
-    table = load(data, date_col=date_col, columns=parse_columns(columns), fill="keep",
-                 na_values=parse_na_values(na_values), allow_constant=True)
-    missing = {c: int(n) for c, n in zip(table.columns, np.isnan(table.values).sum(axis=0), strict=True)}
+    table = load(
+        data,
+        date_col=date_col,
+        columns=parse_columns(columns),
+        fill="keep",
+        na_values=parse_na_values(na_values),
+        allow_constant=True,
+    )
+    missing = {
+        c: int(n) for c, n in zip(table.columns, np.isnan(table.values).sum(axis=0), strict=True)
+    }
     result = {
         "name": table.name,
         "source": table.source,
@@ -139,7 +182,12 @@ def info(
     }
     try:
         sp = make_split(table.n_rows, seq_len, pred_len, split.value, table.name)
-        result["split"] = {"scheme": sp.scheme, "seq_len": seq_len, "pred_len": pred_len, **sp.sizes()}
+        result["split"] = {
+            "scheme": sp.scheme,
+            "seq_len": seq_len,
+            "pred_len": pred_len,
+            **sp.sizes(),
+        }
     except InputError as exc:
         result["split"] = {"error": exc.one_line()}
     lines = [
@@ -147,13 +195,22 @@ def info(
         f"columns   {', '.join(table.columns)}",
         f"time      {table.time_name or '(none)'}, step {table.freq}, {result['start']} .. {result['end']}",
         f"missing   {sum(missing.values())} cells"
-        + (": " + ", ".join(f"{c} {n}" for c, n in missing.items() if n) if any(missing.values()) else ""),
+        + (
+            ": " + ", ".join(f"{c} {n}" for c, n in missing.items() if n)
+            if any(missing.values())
+            else ""
+        ),
     ]
     if "error" in result["split"]:
         lines.append(f"split     {result['split']['error']}")
     else:
         s = result["split"]
-        lines.append(f"split     {s['scheme']} (L={seq_len}, H={pred_len}): " + ", ".join(
-            f"{p} {s[p]['rows']} rows / {s[p]['windows']} windows" for p in ("train", "val", "test")))
+        lines.append(
+            f"split     {s['scheme']} (L={seq_len}, H={pred_len}): "
+            + ", ".join(
+                f"{p} {s[p]['rows']} rows / {s[p]['windows']} windows"
+                for p in ("train", "val", "test")
+            )
+        )
     lines += [f"note      {n}" for n in table.notes]
     emit(result if json_out else None, "\n".join(lines))

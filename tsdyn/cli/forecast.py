@@ -37,7 +37,16 @@ def forecast(
 
     Example: tsdyn forecast ETTh1.csv --model dlinear --pred-len 96
     """
-    with start_run("forecast", {"data": data}, out=out, overwrite=overwrite, device=device,
-                   seed=seed, threads=threads, quiet=quiet, json_out=json_out) as run:
+    with start_run(
+        "forecast",
+        {"data": data},
+        out=out,
+        overwrite=overwrite,
+        device=device,
+        seed=seed,
+        threads=threads,
+        quiet=quiet,
+        json_out=json_out,
+    ) as run:
         run.write_config()
         not_yet("forecast", 4)

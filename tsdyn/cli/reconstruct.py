@@ -24,8 +24,12 @@ def register(app: typer.Typer) -> None:
 
 
 def reconstruct(
-    data: Annotated[str, typer.Argument(help="A built-in system (lorenz63, rossler, lorenz96) or a "
-                                        "CSV/Parquet trajectory.")] = "lorenz63",
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="A built-in system (lorenz63, rossler, lorenz96) or a CSV/Parquet trajectory."
+        ),
+    ] = "lorenz63",
     out: OutOpt = None,
     overwrite: OverwriteOpt = False,
     device: DeviceOpt = "auto",
@@ -38,7 +42,16 @@ def reconstruct(
 
     Example: tsdyn reconstruct lorenz63 --out runs/lorenz
     """
-    with start_run("reconstruct", {"data": data}, out=out, overwrite=overwrite, device=device,
-                   seed=seed, threads=threads, quiet=quiet, json_out=json_out) as run:
+    with start_run(
+        "reconstruct",
+        {"data": data},
+        out=out,
+        overwrite=overwrite,
+        device=device,
+        seed=seed,
+        threads=threads,
+        quiet=quiet,
+        json_out=json_out,
+    ) as run:
         run.write_config()
         not_yet("reconstruct", 6)

@@ -18,8 +18,9 @@ from tsdyn.cli._common import (
     start_run,
 )
 
-ssm_app = typer.Typer(help="HiPPO online projection and S4D/LSSL state-space models.",
-                      no_args_is_help=True)
+ssm_app = typer.Typer(
+    help="HiPPO online projection and S4D/LSSL state-space models.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,8 +42,17 @@ def project(
 
     Example: tsdyn ssm project ETTh1.csv --measure legt --state-size 64 --window 96
     """
-    with start_run("ssm-project", {"data": data}, out=out, overwrite=overwrite, device=device,
-                   seed=seed, threads=threads, quiet=quiet, json_out=json_out) as run:
+    with start_run(
+        "ssm-project",
+        {"data": data},
+        out=out,
+        overwrite=overwrite,
+        device=device,
+        seed=seed,
+        threads=threads,
+        quiet=quiet,
+        json_out=json_out,
+    ) as run:
         run.write_config()
         not_yet("ssm project", 5)
 
@@ -62,7 +72,16 @@ def fit(
 
     Example: tsdyn ssm fit ETTh1.csv --layer s4d --pred-len 96
     """
-    with start_run("ssm-fit", {"data": data}, out=out, overwrite=overwrite, device=device,
-                   seed=seed, threads=threads, quiet=quiet, json_out=json_out) as run:
+    with start_run(
+        "ssm-fit",
+        {"data": data},
+        out=out,
+        overwrite=overwrite,
+        device=device,
+        seed=seed,
+        threads=threads,
+        quiet=quiet,
+        json_out=json_out,
+    ) as run:
         run.write_config()
         not_yet("ssm fit", 5)

@@ -24,9 +24,14 @@ def register(app: typer.Typer) -> None:
 
 
 def summarize(
-    data: Annotated[str | None, typer.Argument(help="A wide or long CSV/Parquet table of many series "
-                                               "(default: built-in planted motifs).",
-                                               show_default=False)] = None,
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            help="A wide or long CSV/Parquet table of many series "
+            "(default: built-in planted motifs).",
+            show_default=False,
+        ),
+    ] = None,
     out: OutOpt = None,
     overwrite: OverwriteOpt = False,
     device: DeviceOpt = "auto",
@@ -39,7 +44,16 @@ def summarize(
 
     Example: tsdyn summarize series.csv --window 24 --out runs/summary
     """
-    with start_run("summarize", {"data": data}, out=out, overwrite=overwrite, device=device,
-                   seed=seed, threads=threads, quiet=quiet, json_out=json_out) as run:
+    with start_run(
+        "summarize",
+        {"data": data},
+        out=out,
+        overwrite=overwrite,
+        device=device,
+        seed=seed,
+        threads=threads,
+        quiet=quiet,
+        json_out=json_out,
+    ) as run:
         run.write_config()
         not_yet("summarize", 7)

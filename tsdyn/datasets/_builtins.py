@@ -27,7 +27,10 @@ def _demo(**kwargs) -> Table:
 
 #: name -> (one-line description, factory(**kwargs) -> Table)
 BUILTINS: dict[str, tuple[str, Callable[..., Table]]] = {
-    "demo": ("synthetic hourly table: 5 columns of daily/weekly cycles, trend, correlated noise", _demo),
+    "demo": (
+        "synthetic hourly table: 5 columns of daily/weekly cycles, trend, correlated noise",
+        _demo,
+    ),
     "lorenz63": ("Lorenz-63 attractor (sigma 10, rho 28, beta 8/3), dt 0.01", _system("lorenz63")),
     "rossler": ("Rossler attractor (a 0.2, b 0.2, c 5.7), dt 0.08", _system("rossler")),
     "lorenz96": ("Lorenz-96 (F 8), 20 dimensions, dt 0.05", _system("lorenz96")),
@@ -45,7 +48,9 @@ def load(source: str | Path, *, builtin_kwargs: dict | None = None, **load_kwarg
         columns = load_kwargs.get("columns")
         target = load_kwargs.get("target")
         if columns or target:
-            keep = [c for c in (columns or table.columns) if c != target] + ([target] if target else [])
+            keep = [c for c in (columns or table.columns) if c != target] + (
+                [target] if target else []
+            )
             table = table.select(keep)
             if target:
                 import dataclasses

@@ -38,8 +38,10 @@ class StandardScaler:
             return mean, scale
         import torch
 
-        return (torch.as_tensor(mean, dtype=like.dtype, device=like.device),
-                torch.as_tensor(scale, dtype=like.dtype, device=like.device))
+        return (
+            torch.as_tensor(mean, dtype=like.dtype, device=like.device),
+            torch.as_tensor(scale, dtype=like.dtype, device=like.device),
+        )
 
     def transform(self, values, columns=None):
         """Standardize; `columns` selects the scaler's columns matching the last axis."""

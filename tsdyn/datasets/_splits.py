@@ -46,7 +46,11 @@ class Split:
         for name in ("train", "val", "test"):
             start, end = self.part(name)
             own_start = start if name == "train" else start + self.seq_len
-            out[name] = {"rows": end - own_start, "rows_read": end - start, "windows": self.n_windows(name)}
+            out[name] = {
+                "rows": end - own_start,
+                "rows_read": end - start,
+                "windows": self.n_windows(name),
+            }
         return out
 
 
@@ -90,7 +94,9 @@ def make_split(
     Raises `InputError` (saying how many rows are needed) when a part would hold no window.
     """
     if seq_len < 1:
-        raise InputError(f"--seq-len {seq_len} must be at least 1", "pass a positive look-back length")
+        raise InputError(
+            f"--seq-len {seq_len} must be at least 1", "pass a positive look-back length"
+        )
     if pred_len < 1:
         raise InputError(f"--pred-len {pred_len} must be at least 1", "pass a positive horizon")
     scheme = resolve_scheme(scheme, name)

@@ -22,8 +22,14 @@ FILL_METHODS = ("ffill", "interpolate", "drop", "keep")
 TIME_NAMES = ("date", "time", "timestamp", "datetime")
 _MISSING_TOKENS = ("", "nan", "na", "n/a", "null", "none", "-nan")
 _DAY_US = 86_400_000_000
-_UNITS_US = (("d", _DAY_US), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000),
-             ("ms", 1_000), ("us", 1))
+_UNITS_US = (
+    ("d", _DAY_US),
+    ("h", 3_600_000_000),
+    ("m", 60_000_000),
+    ("s", 1_000_000),
+    ("ms", 1_000),
+    ("us", 1),
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -89,7 +95,9 @@ class Table:
         """A table with only `columns` (in that order)."""
         index = [self.column_index(c) for c in columns]
         target = self.target if self.target in columns else None
-        return dataclasses.replace(self, values=self.values[:, index], columns=tuple(columns), target=target)
+        return dataclasses.replace(
+            self, values=self.values[:, index], columns=tuple(columns), target=target
+        )
 
     def future_time(self, n: int) -> np.ndarray | None:
         """The `n` timestamps after the last row, continuing the inferred frequency."""
@@ -194,16 +202,20 @@ def load_table(
             if c not in frame.columns:
                 raise _unknown_column(c, value_names, label)
             if c == time_name:
-                raise InputError(f"column '{c}' is the time column, not a value column",
-                                 "leave it out of --columns", label)
+                raise InputError(
+                    f"column '{c}' is the time column, not a value column",
+                    "leave it out of --columns",
+                    label,
+                )
         value_names = list(dict.fromkeys(columns))
     if target is not None:
         if target not in frame.columns or target == time_name:
             raise _unknown_column(target, value_names, label, option="--target")
         value_names = [c for c in value_names if c != target] + [target]
     if not value_names:
-        raise InputError("has no value columns besides the time column",
-                         "add numeric columns to the file", label)
+        raise InputError(
+            "has no value columns besides the time column", "add numeric columns to the file", label
+        )
 
     values = np.empty((frame.height, len(value_names)), dtype=np.float64)
     for j, name in enumerate(value_names):
@@ -275,7 +287,9 @@ def _check_file(path: Path) -> str:
     if path.is_dir():
         raise InputError("is a directory, not a file", "pass a CSV or Parquet file", label)
     if path.stat().st_size == 0:
-        raise InputError("is empty", "pass a CSV or Parquet file with a header and data rows", label)
+        raise InputError(
+            "is empty", "pass a CSV or Parquet file with a header and data rows", label
+        )
     with path.open("rb") as f:
         head = f.read(8192)
     if head.startswith(b"PAR1") or path.suffix.lower() in (".parquet", ".pq"):
@@ -286,7 +300,9 @@ def _check_file(path: Path) -> str:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not just a multi-byte character cut at the block's end
-            raise InputError("is not UTF-8 text", "save it as UTF-8 CSV or as Parquet", label) from None
+            raise InputError(
+                "is not UTF-8 text", "save it as UTF-8 CSV or as Parquet", label
+            ) from None
     return "CSV"
 
 
@@ -319,7 +335,9 @@ def _read(path: Path, kind: str):
 def _unknown_column(column: str, available: Sequence[str], label: str, option: str = "--columns"):
     listed = ", ".join(f"'{c}'" for c in list(available)[:12])
     more = f" (+{len(available) - 12} more)" if len(available) > 12 else ""
-    return InputError(f"has no column '{column}'", f"{option} must name one of {listed}{more}", label)
+    return InputError(
+        f"has no column '{column}'", f"{option} must name one of {listed}{more}", label
+    )
 
 
 def _find_time_column(frame, date_col: str | None, label: str) -> str | None:
@@ -357,8 +375,15 @@ def _parse_dates(text):
     except pl.exceptions.PolarsError:
         parsed = None
     if parsed is None or parsed.null_count() > 0:
-        for fmt in ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y",
-                    "%d.%m.%Y %H:%M", "%d.%m.%Y"):
+        for fmt in (
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d",
+            "%m/%d/%Y %H:%M",
+            "%m/%d/%Y",
+            "%d.%m.%Y %H:%M",
+            "%d.%m.%Y",
+        ):
             try:
                 parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
             except pl.exceptions.PolarsError:
@@ -376,7 +401,9 @@ def _parse_time(column, name: str, label: str, where) -> np.ndarray:
     if column.dtype in (pl.Date, pl.Datetime):
         if column.null_count():
             rows = np.flatnonzero(column.is_null().to_numpy())
-            raise InputError(f"time column '{name}' is empty at {where(rows)}", "fill in the dates", label)
+            raise InputError(
+                f"time column '{name}' is empty at {where(rows)}", "fill in the dates", label
+            )
         return column.cast(pl.Datetime("us")).dt.replace_time_zone(None).to_numpy()
     if column.dtype.is_numeric():
         numbers = column.cast(pl.Float64)
@@ -385,14 +412,19 @@ def _parse_time(column, name: str, label: str, where) -> np.ndarray:
         empty = (text.is_null() | (text == "")).to_numpy()
         if empty.any():
             rows = np.flatnonzero(empty)
-            raise InputError(f"time column '{name}' is empty at {where(rows)}", "fill in the dates", label)
+            raise InputError(
+                f"time column '{name}' is empty at {where(rows)}", "fill in the dates", label
+            )
         numbers = text.cast(pl.Float64, strict=False)
         if numbers.null_count() == 0:
             return numbers.to_numpy().astype(np.float64)
         parsed = _parse_dates(text)
         if parsed is None:
-            bad = np.flatnonzero(text.str.to_datetime(strict=False, time_unit="us").is_null().to_numpy()
-                                 if _try_infer(text) else np.ones(len(text), bool))
+            bad = np.flatnonzero(
+                text.str.to_datetime(strict=False, time_unit="us").is_null().to_numpy()
+                if _try_infer(text)
+                else np.ones(len(text), bool)
+            )
             value = text[int(bad[0])] if len(bad) else text[0]
             raise InputError(
                 f"time column '{name}' has a value that is not a date or number ('{value}' at "
@@ -404,8 +436,11 @@ def _parse_time(column, name: str, label: str, where) -> np.ndarray:
     values = numbers.to_numpy().astype(np.float64)
     if not np.isfinite(values).all():
         rows = np.flatnonzero(~np.isfinite(values))
-        raise InputError(f"time column '{name}' is empty or not finite at {where(rows)}",
-                         "fill in the times", label)
+        raise InputError(
+            f"time column '{name}' is empty or not finite at {where(rows)}",
+            "fill in the times",
+            label,
+        )
     return values
 
 
@@ -441,13 +476,19 @@ def _to_float(column, name: str, label: str, where) -> np.ndarray:
         values = numbers.to_numpy().astype(np.float64)
         values[missing] = np.nan
     else:
-        raise InputError(f"column '{name}' has type {column.dtype}, not numbers",
-                         "leave it out with --columns", label)
+        raise InputError(
+            f"column '{name}' has type {column.dtype}, not numbers",
+            "leave it out with --columns",
+            label,
+        )
     infinite = np.isinf(values)
     if infinite.any():
         rows = np.flatnonzero(infinite)
-        raise InputError(f"column '{name}' has an infinite value at {where(rows)}",
-                         "fix the cell, or set it empty and pass --fill", label)
+        raise InputError(
+            f"column '{name}' has an infinite value at {where(rows)}",
+            "fix the cell, or set it empty and pass --fill",
+            label,
+        )
     return values
 
 
@@ -460,16 +501,24 @@ def _fill(values: np.ndarray, missing: np.ndarray, time, method: str, label: str
     if method == "drop":
         keep = ~missing.any(axis=1)
         if not keep.any():
-            raise InputError("has no complete row left after --fill drop",
-                             "use --fill ffill or interpolate", label)
-        return values[keep], (None if time is None else time[keep]), (
-            f"dropped {int((~keep).sum())} rows with empty cells")
+            raise InputError(
+                "has no complete row left after --fill drop",
+                "use --fill ffill or interpolate",
+                label,
+            )
+        return (
+            values[keep],
+            (None if time is None else time[keep]),
+            (f"dropped {int((~keep).sum())} rows with empty cells"),
+        )
     out = values.copy()
     rows = np.arange(len(values))
     for j in np.flatnonzero(missing.any(axis=0)):
         ok = ~missing[:, j]
         if not ok.any():
-            raise InputError(f"column {j + 1} is entirely empty", "leave it out with --columns", label)
+            raise InputError(
+                f"column {j + 1} is entirely empty", "leave it out with --columns", label
+            )
         if method == "ffill":
             last = np.maximum.accumulate(np.where(ok, rows, -1))
             first = int(np.flatnonzero(ok)[0])
@@ -505,8 +554,11 @@ def _infer_freq(time: np.ndarray) -> tuple[str | float | None, str | None]:
         steps = np.diff(time)
         step = float(np.median(steps))
         irregular = int((~np.isclose(steps, step, rtol=1e-6, atol=0)).sum())
-        return step, (f"irregular sampling: {irregular} of {len(steps)} steps differ from {step:g}"
-                      if irregular else None)
+        return step, (
+            f"irregular sampling: {irregular} of {len(steps)} steps differ from {step:g}"
+            if irregular
+            else None
+        )
     us = time.astype("datetime64[us]").astype(np.int64)
     steps = np.diff(us)
     if (steps == steps[0]).all():
@@ -517,7 +569,9 @@ def _infer_freq(time: np.ndarray) -> tuple[str | float | None, str | None]:
     values, counts = np.unique(steps, return_counts=True)
     mode = int(values[np.argmax(counts)])
     irregular = int((steps != mode).sum())
-    return _duration(mode), f"irregular sampling: {irregular} of {len(steps)} steps differ from {_duration(mode)}"
+    return _duration(
+        mode
+    ), f"irregular sampling: {irregular} of {len(steps)} steps differ from {_duration(mode)}"
 
 
 def _duration(us: int) -> str:
@@ -535,7 +589,9 @@ def _month_step(time: np.ndarray) -> str | None:
         return None
     day = (time.astype("datetime64[D]") - time.astype("datetime64[M]")).astype(np.int64)
     clock = (time - time.astype("datetime64[D]")).astype(np.int64)
-    month_end = (time.astype("datetime64[D]") + 1).astype("datetime64[M]") != time.astype("datetime64[M]")
+    month_end = (time.astype("datetime64[D]") + 1).astype("datetime64[M]") != time.astype(
+        "datetime64[M]"
+    )
     if not (clock == clock[0]).all() or not ((day == day[0]).all() or month_end.all()):
         return None
     k = int(steps[0])

@@ -26,7 +26,9 @@ def feature_columns(n_columns: int, features: str, target: int = -1) -> tuple[li
     return every, [target]
 
 
-def sliding_windows(values: torch.Tensor, seq_len: int, pred_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+def sliding_windows(
+    values: torch.Tensor, seq_len: int, pred_len: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All windows of `values` [T, C] as strided views: x [B, L, C], y [B, H, C], B = T - L - H + 1."""
     n = values.shape[0] - seq_len - pred_len + 1
     if n < 1:
@@ -57,8 +59,16 @@ class WindowDataset(torch.utils.data.Dataset):
         Index of the target column for S/MS (default: last).
     """
 
-    def __init__(self, values, start: int, end: int, seq_len: int, pred_len: int,
-                 features: str = "M", target: int = -1):
+    def __init__(
+        self,
+        values,
+        start: int,
+        end: int,
+        seq_len: int,
+        pred_len: int,
+        features: str = "M",
+        target: int = -1,
+    ):
         data = torch.as_tensor(np.asarray(values)[start:end], dtype=torch.float32)
         self.in_cols, self.out_cols = feature_columns(data.shape[1], features, target)
         self.seq_len, self.pred_len = seq_len, pred_len

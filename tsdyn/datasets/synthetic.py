@@ -26,8 +26,12 @@ def demo_table(n_rows: int = 4000, seed: int = 0, start: str = "2024-01-01T00:00
     rng = np.random.default_rng(seed)
     n_cols = len(DEMO_COLUMNS)
     t = np.arange(n_rows, dtype=np.float64)
-    daily = rng.uniform(0.5, 2.0, n_cols) * np.sin(2 * np.pi * t[:, None] / 24 + rng.uniform(0, 2 * np.pi, n_cols))
-    weekly = rng.uniform(0.2, 1.0, n_cols) * np.sin(2 * np.pi * t[:, None] / 168 + rng.uniform(0, 2 * np.pi, n_cols))
+    daily = rng.uniform(0.5, 2.0, n_cols) * np.sin(
+        2 * np.pi * t[:, None] / 24 + rng.uniform(0, 2 * np.pi, n_cols)
+    )
+    weekly = rng.uniform(0.2, 1.0, n_cols) * np.sin(
+        2 * np.pi * t[:, None] / 168 + rng.uniform(0, 2 * np.pi, n_cols)
+    )
     trend = rng.uniform(-1.0, 1.0, n_cols) * t[:, None] / n_rows
     mixing = rng.normal(0.0, 1.0, (n_cols, n_cols)) / np.sqrt(n_cols)  # cross-correlation
     shocks = rng.standard_normal((n_rows, n_cols)) @ mixing.T * 0.3

@@ -50,24 +50,36 @@ class System:
     default_dim: int = 3
 
     def columns(self, dim: int) -> tuple[str, ...]:
-        return ("x", "y", "z") if dim == 3 and self.name != "lorenz96" else tuple(
-            f"x{i + 1}" for i in range(dim))
+        return (
+            ("x", "y", "z")
+            if dim == 3 and self.name != "lorenz96"
+            else tuple(f"x{i + 1}" for i in range(dim))
+        )
 
 
 SYSTEMS: dict[str, System] = {
     "lorenz63": System(
-        "lorenz63", "Lorenz-63 (sigma 10, rho 28, beta 8/3), 3-d, dt 0.01",
-        _lorenz63_rhs, {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0}, 0.01,
+        "lorenz63",
+        "Lorenz-63 (sigma 10, rho 28, beta 8/3), 3-d, dt 0.01",
+        _lorenz63_rhs,
+        {"sigma": 10.0, "rho": 28.0, "beta": 8.0 / 3.0},
+        0.01,
         lambda rng, d: rng.normal(0.0, 1.0, 3) + np.array([0.0, 0.0, 25.0]),
     ),
     "rossler": System(
-        "rossler", "Rossler (a 0.2, b 0.2, c 5.7), 3-d, dt 0.08",
-        _rossler_rhs, {"a": 0.2, "b": 0.2, "c": 5.7}, 0.08,
+        "rossler",
+        "Rossler (a 0.2, b 0.2, c 5.7), 3-d, dt 0.08",
+        _rossler_rhs,
+        {"a": 0.2, "b": 0.2, "c": 5.7},
+        0.08,
         lambda rng, d: rng.normal(0.0, 1.0, 3) + np.array([1.0, 1.0, 0.0]),
     ),
     "lorenz96": System(
-        "lorenz96", "Lorenz-96 (F 8), any dimension (default 20), dt 0.05",
-        _lorenz96_rhs, {"forcing": 8.0}, 0.05,
+        "lorenz96",
+        "Lorenz-96 (F 8), any dimension (default 20), dt 0.05",
+        _lorenz96_rhs,
+        {"forcing": 8.0},
+        0.05,
         lambda rng, d: 8.0 + rng.normal(0.0, 0.5, d),
         default_dim=20,
     ),
@@ -127,8 +139,9 @@ def simulate(
         raise InputError("transient and noise must be non-negative", "pass values >= 0")
     unknown = set(params) - set(system.params)
     if unknown:
-        raise InputError(f"{name} has no parameter {sorted(unknown)}",
-                         f"use {', '.join(system.params)}")
+        raise InputError(
+            f"{name} has no parameter {sorted(unknown)}", f"use {', '.join(system.params)}"
+        )
     if dim is None:
         dim = system.default_dim
     if name != "lorenz96" and dim != 3:
@@ -160,7 +173,9 @@ def simulate(
         time_name="time",
         freq=dt,
         name=name,
-        notes=(f"{system.description}; seed {seed}; transient {transient} samples; noise {noise:g}",),
+        notes=(
+            f"{system.description}; seed {seed}; transient {transient} samples; noise {noise:g}",
+        ),
     )
 
 
