@@ -14,14 +14,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-def shared_file(name: str) -> Path:
-    """A file of ../shared/data, or a skip saying why it is missing."""
+def _shared_file(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.is_file():
         pytest.skip(
             f"{path} is absent: the benchmark CSVs live in ../shared/data beside the repository"
         )
     return path
+
+
+@pytest.fixture
+def shared_file():
+    """`shared_file("ETTh1.csv")`: a file of ../shared/data, or a skip saying why it is missing."""
+    return _shared_file
 
 
 def pytest_collection_modifyitems(config, items):
