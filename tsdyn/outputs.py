@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,14 +200,10 @@ class RunFolder:
         return save_figure(fig, self.file(name), **kwargs)
 
     def discard(self) -> None:
-        """Remove what this run wrote, and the folder if this run created it and it is now empty."""
+        """Undo the run: remove the folder if this run created it, else only the files it wrote."""
+        if self.created:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
         for target in self.written:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 target.unlink()
-        if self.created:
-            for sub in sorted(self.path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-                if sub.is_dir():
-                    with contextlib.suppress(OSError):
-                        sub.rmdir()
-            with contextlib.suppress(OSError):
-                self.path.rmdir()
