@@ -144,6 +144,7 @@ class RunFolder:
         self.path = Path(path)
         self.overwrite = overwrite
         self.created = False
+        self.created_parents: list[Path] = []  # folders above `path` that ensure() made
         self.written: list[Path] = []
         if self.path.exists():
             if not self.path.is_dir():
@@ -159,6 +160,7 @@ class RunFolder:
     def ensure(self) -> Path:
         """Create the folder (and parents) if needed; return its path."""
         if not self.path.exists():
+            missing = [p for p in self.path.absolute().parents if not p.exists()]
             try:
                 self.path.mkdir(parents=True)
             except OSError as exc:
@@ -166,6 +168,7 @@ class RunFolder:
                     f"cannot create run folder {self.path}: {exc.strerror}", "choose another --out"
                 ) from exc
             self.created = True
+            self.created_parents = missing  # innermost first
         return self.path
 
     def file(self, name: str) -> Path:
@@ -203,6 +206,9 @@ class RunFolder:
         """Undo the run: remove the folder if this run created it, else only the files it wrote."""
         if self.created:
             shutil.rmtree(self.path, ignore_errors=True)
+            for parent in self.created_parents:  # e.g. `runs/` made for the default --out
+                with contextlib.suppress(OSError):  # kept if something else is in it now
+                    parent.rmdir()
             return
         for target in self.written:
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):

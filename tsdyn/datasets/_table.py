@@ -237,7 +237,9 @@ def load_table(
                 label,
             )
         if fill != "keep":
-            values, time, note = _fill(values, missing, time, fill, label)
+            if time is not None:  # before rows are dropped, so that errors name the right lines
+                _check_order(time, time_name, label, where)
+            values, time, note = _fill(values, missing, time, fill, value_names, label)
             notes.append(note)
 
     if time is not None:
@@ -315,20 +317,38 @@ def _read(path: Path, kind: str):
     if kind == "Parquet":
         return pl.scan_parquet(path).collect(), 1
     separator = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(newline="", encoding="utf-8") as f:
-        header = next(csv.reader(f, delimiter=separator), [])
-    seen = set()
-    for name in header:
-        if name in seen:
-            raise InputError(f"has the column name '{name}' twice", "rename one of them")
-        seen.add(name)
-    if any(not name.strip() for name in header):
-        raise InputError("has an empty column name in its header line", "name every column")
+    trailing_blank = 0
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=separator)
+        header = next(reader, [])
+        seen = set()
+        for name in header:
+            if name in seen:
+                raise InputError(f"has the column name '{name}' twice", "rename one of them")
+            seen.add(name)
+        if any(not name.strip() for name in header):
+            raise InputError("has an empty column name in its header line", "name every column")
+        # polars pads short lines with nulls silently: find ragged lines here, by line number
+        for row in reader:
+            if not row:  # a blank line: polars reads it as a row of nulls
+                trailing_blank += 1
+                continue
+            trailing_blank = 0
+            if len(row) != len(header):
+                raise InputError(
+                    f"line {reader.line_num} has {len(row)} field{'s' * (len(row) != 1)} but the "
+                    f"header has {len(header)}",
+                    "give every line one cell per column (quote cells that contain the separator)",
+                )
     frame = pl.scan_csv(
         path,
         separator=separator,
         infer_schema=False,  # all columns as String; cast explicitly below
     ).collect()
+    if trailing_blank and frame.height:  # blank lines at the end of the file are not rows
+        tail = frame.tail(trailing_blank)
+        if all(tail.get_column(c).null_count() == tail.height for c in tail.columns):
+            frame = frame.head(frame.height - trailing_blank)
     return frame, 2
 
 
@@ -496,7 +516,7 @@ def _to_float(column, name: str, label: str, where) -> np.ndarray:
 # checks, filling, frequency
 
 
-def _fill(values: np.ndarray, missing: np.ndarray, time, method: str, label: str):
+def _fill(values: np.ndarray, missing: np.ndarray, time, method: str, names, label: str):
     n_missing = int(missing.sum())
     if method == "drop":
         keep = ~missing.any(axis=1)
@@ -517,7 +537,7 @@ def _fill(values: np.ndarray, missing: np.ndarray, time, method: str, label: str
         ok = ~missing[:, j]
         if not ok.any():
             raise InputError(
-                f"column {j + 1} is entirely empty", "leave it out with --columns", label
+                f"column '{names[j]}' is entirely empty", "leave it out with --columns", label
             )
         if method == "ffill":
             last = np.maximum.accumulate(np.where(ok, rows, -1))

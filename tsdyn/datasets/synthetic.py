@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsdyn.datasets._table import Table
+from tsdyn.errors import InputError
 
 __all__ = ["DEMO_COLUMNS", "demo_table"]
 
@@ -23,6 +24,10 @@ def demo_table(n_rows: int = 4000, seed: int = 0, start: str = "2024-01-01T00:00
     Table
         values [n_rows, 5], columns `DEMO_COLUMNS`, hourly datetimes.
     """
+    if n_rows < 1:
+        raise InputError(f"--steps {n_rows} must be at least 1", "pass a positive number of rows")
+    if not 0 <= seed < 2**32:
+        raise InputError(f"seed {seed} is out of range", "use a seed in [0, 2**32)")
     rng = np.random.default_rng(seed)
     n_cols = len(DEMO_COLUMNS)
     t = np.arange(n_rows, dtype=np.float64)
