@@ -246,12 +246,8 @@ class Forecaster:
         q_in = q_out = None
         if cfg.model == "olinear" or cfg.orthotrans:
             raw = table.values[train_rows]
-            q_in = torch.as_tensor(
-                orthotrans_basis(raw[:, self.in_cols_], cfg.seq_len)[0], dtype=torch.float32
-            )
-            q_out = torch.as_tensor(
-                orthotrans_basis(raw[:, self.out_cols_], cfg.pred_len)[0], dtype=torch.float32
-            )
+            q_in = self._basis(raw[:, self.in_cols_], cfg.seq_len)
+            q_out = self._basis(raw[:, self.out_cols_], cfg.pred_len)
         torch.manual_seed(cfg.seed)
         self.model_ = self._build(len(self.in_cols_), q_in, q_out)
         loss_fn = weighted_l1_loss if cfg.loss == "weighted_l1" else nn.functional.mse_loss
