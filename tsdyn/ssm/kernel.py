@@ -1,0 +1,126 @@
+"""SSM convolution kernels and the FFT convolution (research note 1.6, 1.7, 1.9).
+
+- `krylov`: dense ``K̄_l = C Ā^l B̄`` by repeated squaring (LSSL; ~log₂ L batched matmuls).
+- `vandermonde`: diagonal ``K̄_l = 2 Re Σ_n (C B̄)_n exp(l log Ā_n)`` (S4D), powers as
+  ``exp(l · log Ā)`` rather than a cumulative product (note C9).
+- `fft_conv`: ``y = irfft(rfft(u, 2L) · rfft(K̄, 2L))[:L] + D u`` (causal, no wrap-around).
+- `diag_state_kernels`: the initial-state response and the final state of a diagonal SSM over a
+  chunk (note 1.7, state forwarding).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["diag_state_kernels", "fft_conv", "krylov", "vandermonde"]
+
+
+def krylov(
+    L: int, dA: torch.Tensor, dB: torch.Tensor, C: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Krylov sequence ``(B̄, ĀB̄, …, Ā^{L-1}B̄)``, contracted with C when given.
+
+    Parameters
+    ----------
+    L : int
+        Kernel length.
+    dA : Tensor [..., N, N]
+    dB : Tensor [..., N]
+    C : Tensor [..., M, N], optional
+
+    Returns
+    -------
+    Tensor [..., M, L] (with C) or [..., N, L] (without).
+    """
+    X = dB.unsqueeze(-1)  # [..., N, 1]
+    P = dA
+    while X.shape[-1] < L:
+        X = torch.cat([X, P @ X], dim=-1)  # [..., N, 2k]
+        if X.shape[-1] < L:
+            P = P @ P
+    X = X[..., :L]  # [..., N, L]
+    return X if C is None else C @ X
+
+
+def vandermonde(L: int, log_dA: torch.Tensor, CB: torch.Tensor, conj: bool = True) -> torch.Tensor:
+    """Diagonal SSM kernel ``K̄_l = Σ_n (C B̄)_n Ā_n^l`` (``2 Re`` of it for conjugate pairs).
+
+    Parameters
+    ----------
+    L : int
+    log_dA : Tensor [..., N], complex
+        ``log Ā`` (ZOH: ΔΛ).
+    CB : Tensor [..., N], complex
+        ``C_n B̄_n``; a leading channel axis may be added, e.g. [..., M, N] with log_dA [..., 1, N].
+    conj : bool
+        Modes stand for conjugate pairs: return ``2 Re`` (real kernel). Otherwise the complex sum.
+
+    Returns
+    -------
+    Tensor [..., L]
+    """
+    ell = torch.arange(L, device=log_dA.device, dtype=log_dA.real.dtype)
+    V = torch.exp(log_dA.unsqueeze(-1) * ell)  # [..., N, L]
+    K = (CB.unsqueeze(-1) * V).sum(-2)  # [..., L]
+    return 2 * K.real if conj else K
+
+
+def diag_state_kernels(
+    L: int, log_dA: torch.Tensor, C: torch.Tensor, dB: torch.Tensor, u: torch.Tensor, state
+):
+    """What a carried state adds to a diagonal SSM's output, and its state after the chunk.
+
+    Parameters
+    ----------
+    L : int
+    log_dA, C, dB : Tensor [H, N], complex
+    u : Tensor [B, H, L], real
+    state : Tensor [B, H, N], complex, or None
+        State before the chunk (``x_{-1}``).
+
+    Returns
+    -------
+    y_state : Tensor [B, H, L] or None
+        ``2 Re Σ_n C_n Ā_n^{l+1} s_n``.
+    next_state : Tensor [B, H, N]
+        ``Ā^L s + Σ_j Ā^{L-1-j} B̄ u_j``.
+    """
+    ell = torch.arange(L, device=log_dA.device, dtype=log_dA.real.dtype)
+    V = torch.exp(log_dA.unsqueeze(-1) * ell)  # [H, N, L]: Ā^l
+    rev = V.flip(-1)  # Ā^{L-1-j}
+    next_state = torch.einsum("hnl,bhl->bhn", rev * dB.unsqueeze(-1), u.to(V.dtype))
+    y_state = None
+    if state is not None:
+        AL = torch.exp(log_dA * L)  # [H, N]
+        next_state = next_state + AL * state
+        y_state = 2 * torch.einsum("hn,hnl,bhn->bhl", C * torch.exp(log_dA), V, state).real
+    return y_state, next_state
+
+
+def fft_conv(u: torch.Tensor, K: torch.Tensor, D: torch.Tensor | None = None) -> torch.Tensor:
+    """Causal convolution along the last axis through the FFT.
+
+    Parameters
+    ----------
+    u : Tensor [B, H, L], real
+    K : Tensor [H, L] or [H, M, L], real (a shorter kernel is zero-padded)
+    D : Tensor [H] or [H, M], optional
+        Skip term ``D u``.
+
+    Returns
+    -------
+    Tensor [B, H, L] or [B, H, M, L]
+    """
+    L = u.shape[-1]
+    n = L + K.shape[-1]
+    uf = torch.fft.rfft(u.float() if u.dtype == torch.float16 else u, n=n)  # [B, H, n/2+1]
+    kf = torch.fft.rfft(K, n=n)
+    if K.dim() == 3:
+        y = torch.fft.irfft(uf.unsqueeze(-2) * kf, n=n)[..., :L]  # [B, H, M, L]
+        if D is not None:
+            y = y + D.unsqueeze(-1) * u.unsqueeze(-2)
+    else:
+        y = torch.fft.irfft(uf * kf, n=n)[..., :L]  # [B, H, L]
+        if D is not None:
+            y = y + D.unsqueeze(-1) * u
+    return y
