@@ -102,6 +102,11 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str], str]] = {
         ["datasets", "info", "x.csv"],
         "time column 'date' is empty at line 3",
     ),
+    "nan-in-numeric-time": (
+        {"x.csv": "time,a\n0,1\nnan,2\n2,3\n"},
+        ["datasets", "info", "x.csv"],
+        "time column 'time' is empty or not finite at line 3",
+    ),
     "only-a-time-column": (
         {"x.csv": "date\n2020-01-01\n2020-01-02\n"},
         ["datasets", "info", "x.csv"],

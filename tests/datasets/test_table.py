@@ -327,3 +327,24 @@ def test_constant_column(tmp_path):
     with pytest.raises(InputError, match="column 'a' is constant \\(every value is 1\\)"):
         load_table(path)
     assert load_table(path, allow_constant=True).n_rows == 3
+
+
+def test_non_utf8_byte_past_the_first_block_is_named(tmp_path):
+    body = "".join(f"2020-01-01 {k // 60:02d}:{k % 60:02d},{k}\n" for k in range(1200))
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"date,a\n" + body.encode() + "2020-01-02 00:00,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match="is not UTF-8 text \\(line 1202\\)"):
+        load_table(path)
+
+
+@pytest.mark.parametrize("cell", ["nan", "inf", "-inf"])
+def test_numeric_time_column_must_be_finite(tmp_path, cell):
+    path = _write(tmp_path, "a.csv", f"time,a\n0,1\n{cell},2\n2,3\n")
+    with pytest.raises(InputError, match="time column 'time' is empty or not finite at line 3"):
+        load_table(path)
+
+
+def test_bad_cell_in_a_numeric_time_column_is_named(tmp_path):
+    path = _write(tmp_path, "a.csv", "time,a\n0,1\n1,2\nx,3\n3,4\n")
+    with pytest.raises(InputError, match="not a date or number \\('x' at line 4\\)"):
+        load_table(path)

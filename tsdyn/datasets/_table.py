@@ -329,17 +329,29 @@ def _read(path: Path, kind: str):
         if any(not name.strip() for name in header):
             raise InputError("has an empty column name in its header line", "name every column")
         # polars pads short lines with nulls silently: find ragged lines here, by line number
-        for row in reader:
-            if not row:  # a blank line: polars reads it as a row of nulls
-                trailing_blank += 1
-                continue
-            trailing_blank = 0
-            if len(row) != len(header):
-                raise InputError(
-                    f"line {reader.line_num} has {len(row)} field{'s' * (len(row) != 1)} but the "
-                    f"header has {len(header)}",
-                    "give every line one cell per column (quote cells that contain the separator)",
-                )
+        try:
+            for row in reader:
+                if not row:  # a blank line: polars reads it as a row of nulls
+                    trailing_blank += 1
+                    continue
+                trailing_blank = 0
+                if len(row) != len(header):
+                    raise InputError(
+                        f"line {reader.line_num} has {len(row)} field{'s' * (len(row) != 1)} but "
+                        f"the header has {len(header)}",
+                        "give every line one cell per column (quote cells that contain the "
+                        "separator)",
+                    )
+        except UnicodeDecodeError:  # past the block _check_file looked at
+            data = path.read_bytes()
+            try:
+                data.decode("utf-8")
+                line = "?"
+            except UnicodeDecodeError as exc:
+                line = data.count(b"\n", 0, exc.start) + 1
+            raise InputError(
+                f"is not UTF-8 text (line {line})", "save it as UTF-8 CSV or as Parquet"
+            ) from None
     frame = pl.scan_csv(
         path,
         separator=separator,
@@ -436,23 +448,24 @@ def _parse_time(column, name: str, label: str, where) -> np.ndarray:
                 f"time column '{name}' is empty at {where(rows)}", "fill in the dates", label
             )
         numbers = text.cast(pl.Float64, strict=False)
-        if numbers.null_count() == 0:
-            return numbers.to_numpy().astype(np.float64)
-        parsed = _parse_dates(text)
-        if parsed is None:
-            bad = np.flatnonzero(
-                text.str.to_datetime(strict=False, time_unit="us").is_null().to_numpy()
-                if _try_infer(text)
-                else np.ones(len(text), bool)
-            )
-            value = text[int(bad[0])] if len(bad) else text[0]
-            raise InputError(
-                f"time column '{name}' has a value that is not a date or number ('{value}' at "
-                f"{where(bad[:1])})",
-                "fix the cell, name the right column with --date-col, or pass --date-col '' for none",
-                label,
-            )
-        return parsed.to_numpy()
+        if numbers.null_count():  # not all numbers: dates ("nan"/"inf" are numbers, checked below)
+            parsed = _parse_dates(text)
+            if parsed is None:
+                no_date = (
+                    text.str.to_datetime(strict=False, time_unit="us").is_null().to_numpy()
+                    if _try_infer(text)
+                    else np.ones(len(text), bool)
+                )
+                bad = np.flatnonzero(no_date & numbers.is_null().to_numpy())
+                value = text[int(bad[0])] if len(bad) else text[0]
+                raise InputError(
+                    f"time column '{name}' has a value that is not a date or number ('{value}' at "
+                    f"{where(bad[:1])})",
+                    "fix the cell, name the right column with --date-col, or pass --date-col '' "
+                    "for none",
+                    label,
+                )
+            return parsed.to_numpy()
     values = numbers.to_numpy().astype(np.float64)
     if not np.isfinite(values).all():
         rows = np.flatnonzero(~np.isfinite(values))
