@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import torch
 
@@ -15,15 +16,19 @@ def _available(name: str, device: torch.device) -> bool:
     if name == "cpu":
         return device.type == "cpu" and importlib.util.find_spec("numba") is not None
     if name == "triton":
-        return device.type == "cuda" and importlib.util.find_spec("triton") is not None
+        # TRITON_INTERPRET=1 runs the Triton kernels on CPU tensors (slowly): used by the tests
+        interpret = os.environ.get("TRITON_INTERPRET") == "1"
+        usable = device.type == "cuda" or (interpret and device.type == "cpu")
+        return usable and importlib.util.find_spec("triton") is not None
     return False
 
 
 def default_backend(device: torch.device) -> str:
     """The backend `ssm_scan` uses on `device` when none is forced."""
-    for name in ("triton", "cpu"):
-        if _available(name, device):
-            return name
+    if device.type == "cuda" and _available("triton", device):
+        return "triton"
+    if _available("cpu", device):
+        return "cpu"
     return "chunk"
 
 

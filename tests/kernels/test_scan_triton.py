@@ -1,0 +1,298 @@
+"""Triton backends of linear_scan and ssm_scan.
+
+`gpu` tests run on CUDA against float64 references (research note §6). Without CUDA, the kernels are
+run through Triton's interpreter (TRITON_INTERPRET=1) on small shapes when triton is installed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib.util
+import math
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+LENGTHS = [1, 2, 7, 63, 64, 65, 130, 1000, 100003]
+
+
+def wide_dtype(dtype):
+    return torch.complex128 if dtype.is_complex else torch.float64
+
+
+def rel(x, ref):
+    x = x.detach().to(ref.dtype)
+    xr = torch.view_as_real(x) if x.is_complex() else x
+    assert torch.isfinite(xr).all()
+    return ((x - ref).norm() / ref.norm().clamp_min(1e-300)).item()
+
+
+def ref_scan(a, b, h0=None, reverse=False):
+    """float64 sequential loop on the inputs as given, on the CPU."""
+    from tsdyn.kernels.scan.naive import naive_linear_scan
+
+    w = wide_dtype(a.dtype if a.is_complex() else b.dtype)
+    h0 = None if h0 is None else h0.detach().cpu().to(w)
+    a, b = a.detach().cpu().to(w), b.detach().cpu().to(w)
+    if a.dim() == 1:
+        a = a.expand(b.shape[0], -1)
+    if b.shape[1] > 5000:  # the chunked scan is tested against the loop in test_scan.py
+        from tsdyn.kernels.scan.chunk import chunk_linear_scan
+
+        return chunk_linear_scan(a, b, h0, reverse)
+    return naive_linear_scan(a, b, h0, reverse)
+
+
+def draw(kind, shape, gen, dtype, device):
+    if kind == "unit":
+        x = torch.rand(shape, generator=gen)
+    elif kind == "negative":
+        x = -torch.rand(shape, generator=gen)
+    elif kind == "zero":
+        x = torch.rand(shape, generator=gen)
+        x = torch.where(torch.rand(shape, generator=gen) < 0.3, 0.0, x)
+    elif kind == "one":
+        x = torch.ones(shape)
+    elif kind == "slow":
+        x = 0.99 + 0.0099 * torch.rand(shape, generator=gen)
+    else:
+        raise ValueError(kind)
+    if dtype.is_complex:
+        phi = torch.rand(shape, generator=gen) * 6.283
+        x = torch.polar(x.abs() * 0.999, phi) * torch.sign(x + 0.5)
+    return x.to(dtype).to(device)
+
+
+# ---------------------------------------------------------------- GPU tests (the device tool)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("T", LENGTHS)
+@pytest.mark.parametrize("kind", ["unit", "negative", "zero", "one"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64])
+def test_gpu_forward(T, kind, dtype):
+    from tsdyn.kernels import linear_scan
+
+    gen = torch.Generator().manual_seed(T + len(kind))
+    Bn, D = (2, 67) if T < 5000 else (1, 24)
+    a = draw(kind, (Bn, T, D), gen, dtype, "cuda")
+    b = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    h0 = torch.randn(Bn, D, generator=gen).to(dtype).cuda()
+    h = linear_scan(a, b, h0, backend="triton")
+    assert h.dtype == dtype and h.shape == (Bn, T, D)
+    tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    if kind == "one":  # a running sum: rounding grows like sqrt(T)
+        tol = max(tol, 3e-7 * math.sqrt(T))
+    assert rel(h.cpu(), ref_scan(a, b, h0)) <= tol
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64, torch.float64])
+@pytest.mark.parametrize("a_shape", ["tv", "lti_d", "lti_bd"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("segments", [None, 1, 5])
+@pytest.mark.parametrize("T", [7, 130, 3000])
+def test_gpu_forward_backward(dtype, a_shape, reverse, segments, T):
+    """Forward and every gradient against float64 autograd through the loop; the time-split
+    path (segments > 1) against the single-segment one."""
+    from tsdyn.kernels import linear_scan
+    from tsdyn.kernels.scan import triton as tk
+    from tsdyn.kernels.scan.naive import naive_linear_scan
+
+    gen = torch.Generator().manual_seed(T)
+    Bn, D = 3, 37
+    shape = {"tv": (Bn, T, D), "lti_d": (D,), "lti_bd": (Bn, D)}[a_shape]
+    a = draw("unit", shape, gen, dtype, "cuda").requires_grad_()
+    b = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda().requires_grad_()
+    h0 = torch.randn(Bn, D, generator=gen).to(dtype).cuda().requires_grad_()
+    gy = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    w = wide_dtype(dtype)
+    xs = [x.detach().cpu().to(w).requires_grad_() for x in (a, b, h0)]
+    ref = naive_linear_scan(
+        xs[0].expand(Bn, D) if a_shape == "lti_d" else xs[0], xs[1], xs[2], reverse
+    )
+    ref_g = torch.autograd.grad(ref, xs, gy.cpu().to(w))
+    tol = {torch.bfloat16: 1e-2, torch.float64: 1e-12}.get(dtype, 1e-5)
+    if segments is None:
+        h = linear_scan(a, b, h0, reverse=reverse, backend="triton")
+        grads = torch.autograd.grad(h, (a, b, h0), gy)
+    else:
+        a2 = a.detach().expand(Bn, D).contiguous() if a_shape == "lti_d" else a.detach()
+        h = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, segments=segments)
+        grads = tk.scan_bwd(a2, h, h0.detach(), gy, reverse, segments=segments)
+        if a_shape == "lti_d":
+            grads = (grads[0].sum(0), *grads[1:])
+        one = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, segments=1)
+        assert rel(h.cpu(), one.cpu().to(w)) <= tol
+    assert rel(h.cpu(), ref.detach()) <= tol
+    for g, r in zip(grads, ref_g, strict=True):
+        assert rel(g.cpu(), r) <= 3 * tol
+
+
+@pytest.mark.gpu
+def test_gpu_state_passing_long_sequence_and_determinism(monkeypatch):
+    from tsdyn.kernels import linear_scan
+
+    gen = torch.Generator().manual_seed(1)
+    Bn, T, D = 1, 1 << 20, 64
+    a = draw("slow", (Bn, T, D), gen, torch.float32, "cuda")
+    b = torch.randn(Bn, T, D, generator=gen).cuda()
+    real_empty = torch.empty
+
+    def nan_empty(*args, **kwargs):
+        x = real_empty(*args, **kwargs)
+        return x.fill_(float("nan")) if x.is_floating_point() or x.is_complex() else x
+
+    monkeypatch.setattr(torch, "empty", nan_empty)
+    monkeypatch.setattr(
+        torch,
+        "empty_like",
+        lambda x, **kw: nan_empty(x.shape, dtype=kw.get("dtype", x.dtype), device=x.device),
+    )
+    h = linear_scan(a, b, backend="triton")  # 64 channels: the time-split path
+    assert torch.isfinite(h).all()
+    assert torch.equal(h, linear_scan(a, b, backend="triton"))
+    ref = ref_scan(a, b).to(torch.float64)
+    err = (h.cpu().double() - ref).view(1024, -1).norm(dim=1) / ref.view(1024, -1).norm(dim=1)
+    assert err.max() <= 1e-5 and err[-1] <= max(2 * err[0], 1e-6)
+    cut = 300_001
+    h1, carry = linear_scan(a[:, :cut], b[:, :cut], return_last=True, backend="triton")
+    h2 = linear_scan(a[:, cut:], b[:, cut:], carry, backend="triton")
+    torch.testing.assert_close(torch.cat([h1, h2], 1), h, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("T", [1, 7, 130, 4099])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gpu_ssm_scan_matches_cpu_kernel(T, dtype):
+    from tsdyn.kernels import ssm_scan
+
+    gen = torch.Generator().manual_seed(T)
+    Bn, H, N = 2, 37, 64
+    cdt = torch.complex128 if dtype == torch.float64 else torch.complex64
+    n = torch.arange(N, dtype=torch.float64)
+    A = torch.complex(-0.5 * torch.ones(H, N, dtype=torch.float64), math.pi * n.expand(H, N))
+    dt = torch.exp(torch.rand(H, generator=gen, dtype=torch.float64) * 4.6 - 6.9)
+    params = [dt.to(dtype), A.to(cdt)]
+    params += [torch.randn(H, N, generator=gen, dtype=torch.complex128).to(cdt) for _ in range(2)]
+    params += [torch.randn(H, generator=gen, dtype=torch.float64).to(dtype)]
+    u = torch.randn(Bn, T, H, generator=gen, dtype=torch.float64).to(dtype)
+    h0 = torch.randn(Bn, H, N, generator=gen, dtype=torch.complex128).to(cdt)
+    cpu_x = [x.requires_grad_() for x in (u, *params, h0)]
+    gpu_x = [x.detach().cuda().requires_grad_() for x in cpu_x]
+    y_c, last_c = ssm_scan(*cpu_x, return_last=True, backend="cpu")
+    y_g, last_g = ssm_scan(*gpu_x, return_last=True, backend="triton")
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    w = [wide_dtype(x.dtype) for x in (y_c, last_c)]
+    assert rel(y_g.cpu(), y_c.detach().to(w[0])) <= tol
+    assert rel(last_g.cpu(), last_c.detach().to(w[1])) <= tol
+    gy = torch.randn(Bn, T, H, generator=gen, dtype=torch.float64).to(dtype)
+    g_c = torch.autograd.grad(y_c, cpu_x, gy)
+    g_g = torch.autograd.grad(y_g, gpu_x, gy.cuda())
+    for x, r in zip(g_g, g_c, strict=True):
+        assert rel(x.cpu(), r.to(wide_dtype(r.dtype))) <= 10 * tol
+
+
+# ---------------------------------------------------------------- interpreter tests (CPU)
+
+
+def _patch_interpreter():
+    """Triton 3.6's interpreter calls int() on 1-element arrays, which numpy >= 2.4 refuses."""
+    import triton.runtime.interpreter as interp
+
+    class _IntMeta(type):
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, builtins.int)
+
+        def __subclasscheck__(cls, sub):
+            return issubclass(sub, builtins.int)
+
+        def __call__(cls, x=0, *args):
+            if isinstance(x, np.ndarray):
+                x = x.reshape(-1)[0]
+            return builtins.int(x, *args)
+
+    class _Int(metaclass=_IntMeta):
+        pass
+
+    interp.int = _Int
+
+
+def check_interpreter_scan(dtype):
+    from tsdyn.kernels.scan import triton as tk
+    from tsdyn.kernels.scan.naive import naive_linear_scan
+
+    gen = torch.Generator().manual_seed(2)
+    Bn, T, D = 2, 45, 5
+    w = wide_dtype(dtype)
+    tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    for a_shape in ("tv", "lti"):
+        for reverse in (False, True):
+            for segments in (1, 3):
+                shape = (Bn, T, D) if a_shape == "tv" else (Bn, D)
+                a = draw("negative" if reverse else "unit", shape, gen, dtype, "cpu")
+                b = torch.randn(Bn, T, D, generator=gen).to(dtype)
+                h0 = torch.randn(Bn, D, generator=gen).to(dtype)
+                gy = torch.randn(Bn, T, D, generator=gen).to(dtype)
+                xs = [x.to(w).requires_grad_() for x in (a, b, h0)]
+                ref = naive_linear_scan(*xs, reverse)
+                ref_g = torch.autograd.grad(ref, xs, gy.to(w))
+                h = tk.scan_fwd(a, b, h0, reverse, segments=segments)
+                assert rel(h, ref.detach()) <= tol
+                grads = tk.scan_bwd(a, h, h0, gy, reverse, segments=segments)
+                for g, r in zip(grads, ref_g, strict=True):
+                    assert rel(g, r) <= 3 * tol
+
+
+def check_interpreter_ssm_scan():
+    from tsdyn.kernels import ssm_scan
+
+    gen = torch.Generator().manual_seed(3)
+    Bn, T, H, N = 2, 19, 3, 5
+    u = torch.randn(Bn, T, H, generator=gen)
+    dt = torch.rand(H, generator=gen) * 0.5 + 0.05
+    A = torch.complex(-torch.rand(H, N, generator=gen) - 0.1, 3 * torch.randn(H, N, generator=gen))
+    B, C = (torch.randn(H, N, generator=gen, dtype=torch.complex64) for _ in range(2))
+    D = torch.randn(H, generator=gen)
+    h0 = torch.randn(Bn, H, N, generator=gen, dtype=torch.complex64)
+    xs = [x.requires_grad_() for x in (u, dt, A, B, C, D, h0)]
+    y_t, last_t = ssm_scan(*xs, return_last=True, backend="triton")
+    y_c, last_c = ssm_scan(*xs, return_last=True, backend="cpu")
+    assert rel(y_t, y_c.detach().double()) <= 1e-6
+    assert rel(last_t, last_c.detach().to(torch.complex128)) <= 1e-6
+    gy = torch.randn(Bn, T, H, generator=gen)
+    grads_t = torch.autograd.grad(y_t, xs, gy)
+    grads_c = torch.autograd.grad(y_c, xs, gy)
+    for g_t, g_c in zip(grads_t, grads_c, strict=True):
+        assert rel(g_t, g_c.to(wide_dtype(g_c.dtype))) <= 1e-6
+
+
+@pytest.mark.parametrize("what", ["float32", "complex64", "bfloat16", "ssm"])
+def test_interpreter(what):
+    """Runs the checks above in a fresh process with TRITON_INTERPRET=1 (set before triton loads)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    if importlib.util.find_spec("triton") is None:
+        pytest.skip("triton is not installed (a GPU-only dependency): no interpreter run")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: the gpu tests run the compiled kernels")
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+    )
+    proc = subprocess.run(
+        [sys.executable, __file__, what], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+if __name__ == "__main__":
+    _patch_interpreter()
+    if sys.argv[1] == "ssm":
+        check_interpreter_ssm_scan()
+    else:
+        check_interpreter_scan(getattr(torch, sys.argv[1]))

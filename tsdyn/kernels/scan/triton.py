@@ -1,0 +1,411 @@
+"""Fused Triton kernels for `h_t = a_t * h_{t-1} + b_t` on CUDA, channel-last [B, T, D].
+
+One program owns a block of `BD` channels of one batch row and walks time in tiles of `BT` steps:
+each tile is loaded once ([BT, BD], rows contiguous in memory), scanned along time with the affine
+combine (Blelloch 1990, §1.4.1), offset by the state carried in registers, and stored once; the
+tile's last row becomes the next carry. Math is float32 (float64 for double inputs); bf16/fp16 are
+widened on load and rounded on store; complex tensors are read as interleaved (re, im) pairs and
+split into two planes in registers.
+
+When `B * ceil(D / BD)` programs cannot fill the GPU, time is cut into `S` segments
+(reduce-then-scan): phase 1 computes each segment's aggregate map `h -> A h + X`, phase 2 re-runs
+every segment from the carry obtained by composing the aggregates before it. That moves 20 bytes per
+fp32 element instead of 12 (research note §0.2).
+
+The backward is the same kernel run the other way in time on (conj(a_{t+1}), dh) with a fused
+epilogue: db_t = g_t, da_t = g_t conj(h_{t-1}) (summed in-kernel for a time-invariant `a`),
+dh0 = conj(a_0) g_0.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _comb_real(a1, x1, a2, x2):
+    return a2 * a1, a2 * x1 + x2
+
+
+@triton.jit
+def _comb_cplx(ar1, ai1, xr1, xi1, ar2, ai2, xr2, xi2):
+    return (
+        ar2 * ar1 - ai2 * ai1,
+        ar2 * ai1 + ai2 * ar1,
+        ar2 * xr1 - ai2 * xi1 + xr2,
+        ar2 * xi1 + ai2 * xr1 + xi2,
+    )
+
+
+@triton.jit
+def _last_row(x, r, BT: tl.constexpr):
+    return tl.sum(tl.where(r[:, None] == BT - 1, x, 0.0), axis=0)
+
+
+@triton.jit
+def _scan_real_kernel(
+    a_ptr,
+    x_ptr,
+    hs_ptr,
+    h0_ptr,
+    out_ptr,
+    da_ptr,
+    agg_ptr,
+    dh0_ptr,
+    T,
+    D,
+    SEG,
+    NSEG,
+    A_TV: tl.constexpr,
+    HAS_H0: tl.constexpr,
+    REV: tl.constexpr,
+    BWD: tl.constexpr,
+    PHASE: tl.constexpr,
+    F64: tl.constexpr,
+    BT: tl.constexpr,
+    BD: tl.constexpr,
+):
+    # PHASE 0: whole time axis; 1: segment aggregates only; 2: segments with carry-in from aggregates.
+    # REV: walk time backwards. BWD: x is dh, coefficients are a at the previous step of the walk,
+    # outputs are db (out_ptr), da and dh0.
+    WT: tl.constexpr = tl.float64 if F64 else tl.float32
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1).to(tl.int64)
+    s = tl.program_id(2)
+    d = pid_d * BD + tl.arange(0, BD)
+    dm = d < D
+    r = tl.arange(0, BT)
+    row0 = bi * T
+    k_begin = s * SEG
+    k_end = tl.minimum(k_begin + SEG, T)
+    last_seg = s == NSEG - 1
+
+    c = tl.zeros([BD], WT)
+    if HAS_H0:
+        h0 = tl.load(h0_ptr + bi * D + d, mask=dm, other=0.0).to(WT)
+        if not BWD:
+            c = h0
+    if PHASE == 2:
+        for j in range(0, NSEG):
+            jm = dm & (j < s)
+            aj = tl.load(agg_ptr + ((bi * NSEG + j) * 2) * D + d, mask=jm, other=1.0)
+            xj = tl.load(agg_ptr + ((bi * NSEG + j) * 2 + 1) * D + d, mask=jm, other=0.0)
+            c = aj.to(WT) * c + xj.to(WT)
+    if not A_TV:
+        a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)
+    acc_a = tl.full([BD], 1.0, WT)
+    da_acc = tl.zeros([BD], WT)
+
+    for k0 in range(0, SEG, BT):
+        k = k_begin + k0 + r
+        km = k < k_end
+        if REV:
+            t = T - 1 - k
+        else:
+            t = k
+        m = km[:, None] & dm[None, :]
+        offs = (row0 + t)[:, None] * D + d[None, :]
+        x = tl.load(x_ptr + offs, mask=m, other=0.0).to(WT)
+        if A_TV:
+            if BWD:
+                # coefficient of step k is conj(a) at the time of step k - 1 of this walk
+                if REV:
+                    tp = t + 1
+                else:
+                    tp = t - 1
+                am = m & (k >= 1)[:, None]
+                a = tl.load(a_ptr + (row0 + tp)[:, None] * D + d[None, :], mask=am, other=0.0)
+                a = tl.where(km[:, None], a.to(WT), 1.0)
+            else:
+                a = tl.load(a_ptr + offs, mask=m, other=1.0).to(WT)
+        else:
+            a = tl.where(km[:, None], a_c[None, :], 1.0)
+        A, X = tl.associative_scan((a, x), 0, _comb_real)
+        H = X + A * c[None, :]
+        if PHASE == 1:
+            acc_a = acc_a * _last_row(A, r, BT)
+        else:
+            tl.store(out_ptr + offs, H.to(out_ptr.dtype.element_ty), mask=m)
+            if BWD:
+                # previous state h_{t-1} of the forward recurrence = the state at step k + 1
+                if REV:
+                    tq = t - 1
+                else:
+                    tq = t + 1
+                hm = m & (k + 1 < T)[:, None]
+                hp = tl.load(hs_ptr + (row0 + tq)[:, None] * D + d[None, :], mask=hm, other=0.0)
+                hp = hp.to(WT)
+                if HAS_H0:
+                    hp = tl.where((k + 1 == T)[:, None], h0[None, :], hp)
+                if A_TV:
+                    tl.store(da_ptr + offs, (H * hp).to(da_ptr.dtype.element_ty), mask=m)
+                else:
+                    da_acc += tl.sum(tl.where(m, H * hp, 0.0), axis=0)
+        c = _last_row(H, r, BT)
+
+    if PHASE == 1:
+        tl.store(agg_ptr + ((bi * NSEG + s) * 2) * D + d, acc_a, mask=dm)
+        tl.store(agg_ptr + ((bi * NSEG + s) * 2 + 1) * D + d, c, mask=dm)
+    if BWD and PHASE != 1:
+        if not A_TV:
+            tl.store(da_ptr + (bi * NSEG + s) * D + d, da_acc, mask=dm)
+        # dh0 = conj(a at the first step of the forward recurrence) * g there (last segment)
+        if A_TV:
+            if REV:
+                t0 = 0
+            else:
+                t0 = T - 1
+            a0 = tl.load(a_ptr + (row0 + t0) * D + d, mask=dm & last_seg, other=0.0).to(WT)
+        else:
+            a0 = a_c
+        tl.store(dh0_ptr + bi * D + d, a0 * c, mask=dm & last_seg)
+
+
+@triton.jit
+def _scan_cplx_kernel(
+    a_ptr,
+    x_ptr,
+    hs_ptr,
+    h0_ptr,
+    out_ptr,
+    da_ptr,
+    agg_ptr,
+    dh0_ptr,
+    T,
+    D,
+    SEG,
+    NSEG,
+    A_TV: tl.constexpr,
+    HAS_H0: tl.constexpr,
+    REV: tl.constexpr,
+    BWD: tl.constexpr,
+    PHASE: tl.constexpr,
+    F64: tl.constexpr,
+    BT: tl.constexpr,
+    BD: tl.constexpr,
+):
+    # Same walk as _scan_real_kernel; every pointer is a float view of interleaved (re, im) pairs.
+    WT: tl.constexpr = tl.float64 if F64 else tl.float32
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1).to(tl.int64)
+    s = tl.program_id(2)
+    d = pid_d * BD + tl.arange(0, BD)
+    dm = d < D
+    r = tl.arange(0, BT)
+    two = tl.arange(0, 2)
+    row0 = bi * T
+    k_begin = s * SEG
+    k_end = tl.minimum(k_begin + SEG, T)
+    last_seg = s == NSEG - 1
+    vec = (bi * D + d)[:, None] * 2 + two[None, :]  # [BD, 2] offsets of a [B, D] complex vector
+
+    cr = tl.zeros([BD], WT)
+    ci = tl.zeros([BD], WT)
+    if HAS_H0:
+        h0r, h0i = tl.split(tl.load(h0_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+        if not BWD:
+            cr = h0r
+            ci = h0i
+    if PHASE == 2:
+        for j in range(0, NSEG):
+            jm = dm & (j < s)
+            base = (bi * NSEG + j) * 4 * D
+            ajr = tl.load(agg_ptr + base + d, mask=jm, other=1.0).to(WT)
+            aji = tl.load(agg_ptr + base + D + d, mask=jm, other=0.0).to(WT)
+            xjr = tl.load(agg_ptr + base + 2 * D + d, mask=jm, other=0.0).to(WT)
+            xji = tl.load(agg_ptr + base + 3 * D + d, mask=jm, other=0.0).to(WT)
+            ncr = ajr * cr - aji * ci + xjr
+            ci = ajr * ci + aji * cr + xji
+            cr = ncr
+    if not A_TV:
+        acr, aci = tl.split(tl.load(a_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+        if BWD:
+            aci = -aci
+    acc_ar = tl.full([BD], 1.0, WT)
+    acc_ai = tl.zeros([BD], WT)
+    da_r = tl.zeros([BD], WT)
+    da_i = tl.zeros([BD], WT)
+
+    for k0 in range(0, SEG, BT):
+        k = k_begin + k0 + r
+        km = k < k_end
+        if REV:
+            t = T - 1 - k
+        else:
+            t = k
+        m = km[:, None] & dm[None, :]
+        m3 = m[:, :, None]
+        offs = ((row0 + t)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
+        xr, xi = tl.split(tl.load(x_ptr + offs, mask=m3, other=0.0).to(WT))
+        if A_TV:
+            if BWD:
+                if REV:
+                    tp = t + 1
+                else:
+                    tp = t - 1
+                am = m3 & (k >= 1)[:, None, None]
+                po = ((row0 + tp)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
+                ar, ai = tl.split(tl.load(a_ptr + po, mask=am, other=0.0).to(WT))
+                ai = -ai
+            else:
+                ar, ai = tl.split(tl.load(a_ptr + offs, mask=m3, other=0.0).to(WT))
+            ar = tl.where(km[:, None], ar, 1.0)
+            ai = tl.where(km[:, None], ai, 0.0)
+        else:
+            ar = tl.where(km[:, None], acr[None, :], 1.0)
+            ai = tl.where(km[:, None], aci[None, :], 0.0)
+        Ar, Ai, Xr, Xi = tl.associative_scan((ar, ai, xr, xi), 0, _comb_cplx)
+        Hr = Xr + Ar * cr[None, :] - Ai * ci[None, :]
+        Hi = Xi + Ar * ci[None, :] + Ai * cr[None, :]
+        if PHASE == 1:
+            lar = _last_row(Ar, r, BT)
+            lai = _last_row(Ai, r, BT)
+            nr = lar * acc_ar - lai * acc_ai
+            acc_ai = lar * acc_ai + lai * acc_ar
+            acc_ar = nr
+        else:
+            tl.store(out_ptr + offs, tl.join(Hr, Hi).to(out_ptr.dtype.element_ty), mask=m3)
+            if BWD:
+                if REV:
+                    tq = t - 1
+                else:
+                    tq = t + 1
+                hm = m3 & (k + 1 < T)[:, None, None]
+                qo = ((row0 + tq)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
+                pr, pi = tl.split(tl.load(hs_ptr + qo, mask=hm, other=0.0).to(WT))
+                if HAS_H0:
+                    first = (k + 1 == T)[:, None]
+                    pr = tl.where(first, h0r[None, :], pr)
+                    pi = tl.where(first, h0i[None, :], pi)
+                # da = g * conj(h_prev)
+                gr = Hr * pr + Hi * pi
+                gi = Hi * pr - Hr * pi
+                if A_TV:
+                    tl.store(da_ptr + offs, tl.join(gr, gi).to(da_ptr.dtype.element_ty), mask=m3)
+                else:
+                    da_r += tl.sum(tl.where(m, gr, 0.0), axis=0)
+                    da_i += tl.sum(tl.where(m, gi, 0.0), axis=0)
+        cr = _last_row(Hr, r, BT)
+        ci = _last_row(Hi, r, BT)
+
+    if PHASE == 1:
+        base = (bi * NSEG + s) * 4 * D
+        tl.store(agg_ptr + base + d, acc_ar, mask=dm)
+        tl.store(agg_ptr + base + D + d, acc_ai, mask=dm)
+        tl.store(agg_ptr + base + 2 * D + d, cr, mask=dm)
+        tl.store(agg_ptr + base + 3 * D + d, ci, mask=dm)
+    if BWD and PHASE != 1:
+        if not A_TV:
+            po = ((bi * NSEG + s) * D + d)[:, None] * 2 + two[None, :]
+            tl.store(da_ptr + po, tl.join(da_r, da_i), mask=dm[:, None])
+        lm = (dm & last_seg)[:, None]
+        if A_TV:
+            if REV:
+                t0 = 0
+            else:
+                t0 = T - 1
+            po = ((row0 + t0) * D + d)[:, None] * 2 + two[None, :]
+            a0r, a0i = tl.split(tl.load(a_ptr + po, mask=lm, other=0.0).to(WT))
+            a0i = -a0i
+        else:
+            a0r = acr
+            a0i = aci
+        tl.store(dh0_ptr + vec, tl.join(a0r * cr - a0i * ci, a0r * ci + a0i * cr), mask=lm)
+
+
+def _sm_count(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None):
+    """Tile sizes, warps and time segments for one call: (BT, BD, num_warps, S, SEG)."""
+    # 64-byte rows per tile (a DRAM burst), and ~16 KB of each input per tile
+    row_elems = 64 // (itemsize * (2 if cplx else 1))
+    BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
+    BT = max(16, min(256, 4096 // BD))
+    num_warps = 4
+    programs = Bn * triton.cdiv(D, BD)
+    if segments is None:
+        sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
+        want = 4 * sms
+        segments = 1
+        if programs < want:
+            segments = min(triton.cdiv(want, programs), max(1, T // (4 * BT)), 256)
+    S = max(1, int(segments))
+    SEG = triton.cdiv(triton.cdiv(T, S), BT) * BT
+    S = triton.cdiv(T, SEG)
+    return BT, BD, num_warps, S, SEG
+
+
+def _float_view(x: torch.Tensor | None) -> torch.Tensor | None:
+    if x is None:
+        return None
+    return torch.view_as_real(x) if x.is_complex() else x
+
+
+def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None):
+    Bn, T, D = x.shape
+    cplx = x.is_complex()
+    f64 = x.dtype in (torch.float64, torch.complex128)
+    BT, BD, num_warps, S, SEG = plan(Bn, T, D, x.element_size(), cplx, x.device, segments)
+    kernel = _scan_cplx_kernel if cplx else _scan_real_kernel
+    work = torch.float64 if f64 else torch.float32
+    agg = torch.empty((Bn, S, 4 if cplx else 2, D), dtype=work, device=x.device) if S > 1 else None
+    dummy = _float_view(x)
+    args = [
+        _float_view(a),
+        _float_view(x),
+        _float_view(hs) if hs is not None else dummy,
+        _float_view(h0) if h0 is not None else dummy,
+        _float_view(out),
+        _float_view(da) if da is not None else dummy,
+        agg if agg is not None else dummy,
+        _float_view(dh0) if dh0 is not None else dummy,
+        T,
+        D,
+        SEG,
+        S,
+    ]
+    meta = dict(
+        A_TV=a.dim() == 3,
+        HAS_H0=h0 is not None,
+        REV=bool(reverse),
+        BWD=bwd,
+        F64=f64,
+        BT=BT,
+        BD=BD,
+        num_warps=num_warps,
+    )
+    grid = (triton.cdiv(D, BD), Bn, S)
+    if S > 1:
+        kernel[grid](*args, PHASE=1, **meta)
+        kernel[grid](*args, PHASE=2, **meta)
+    else:
+        kernel[grid](*args, PHASE=0, **meta)
+    return S
+
+
+def scan_fwd(a, b, h0, reverse, segments=None):
+    """a: [B, T, D] or [B, D]; b: [B, T, D]; h0: [B, D] or None -> h [B, T, D] (dtype of b)."""
+    out = torch.empty_like(b)
+    _launch(a, b, None, h0, out, None, None, reverse, False, segments)
+    return out
+
+
+def scan_bwd(a, h, h0, gh, reverse, segments=None):
+    """Fused backward: (da, db, dh0) shaped like a ([B, D] summed over time), h, [B, D]."""
+    Bn, T, D = h.shape
+    work = torch.float64 if h.dtype in (torch.float64, torch.complex128) else torch.float32
+    if h.is_complex():
+        work = torch.complex128 if work == torch.float64 else torch.complex64
+    db = torch.empty_like(h)
+    dh0 = torch.empty((Bn, D), dtype=work, device=h.device)
+    tv = a.dim() == 3
+    S = plan(Bn, T, D, h.element_size(), h.is_complex(), h.device, segments)[3]
+    da = torch.empty_like(a) if tv else torch.empty((Bn, S, D), dtype=work, device=h.device)
+    _launch(a, gh.to(h.dtype), h, h0, db, da, dh0, not reverse, True, segments)
+    if not tv:
+        da = da.sum(1)
+    return da, db, dh0
