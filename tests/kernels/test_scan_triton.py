@@ -92,8 +92,8 @@ def test_gpu_forward(T, kind, dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64, torch.float64])
 @pytest.mark.parametrize("a_shape", ["tv", "lti_d", "lti_bd"])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("segments", [None, 1, 5])
-@pytest.mark.parametrize("T", [7, 130, 3000])
+@pytest.mark.parametrize("segments", [None, 5])
+@pytest.mark.parametrize("T", [7, 1500])
 def test_gpu_forward_backward(dtype, a_shape, reverse, segments, T):
     """Forward and every gradient against float64 autograd through the loop; the time-split
     path (segments > 1) against the single-segment one."""

@@ -319,19 +319,24 @@ def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
+#: tuning knobs (benchmarks/scan.py --sweep measures them): bytes per tile row, elements per tile,
+#: warps, and the number of programs per SM below which time is split into segments
+TUNE = {"row_bytes": 64, "tile_elems": 4096, "num_warps": 4, "split_below": 1.0, "split_to": 4.0}
+
+
 def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None):
     """Tile sizes, warps and time segments for one call: (BT, BD, num_warps, S, SEG)."""
-    # 64-byte rows per tile (a DRAM burst), and ~16 KB of each input per tile
-    row_elems = 64 // (itemsize * (2 if cplx else 1))
+    # rows of `row_bytes` (a DRAM burst or more) and `tile_elems` elements per input tile
+    row_elems = max(1, TUNE["row_bytes"] // (itemsize * (2 if cplx else 1)))
     BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
-    BT = max(16, min(256, 4096 // BD))
-    num_warps = 4
+    BT = max(16, min(1024, TUNE["tile_elems"] // BD))
+    num_warps = TUNE["num_warps"]
     programs = Bn * triton.cdiv(D, BD)
     if segments is None:
         sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
-        want = 4 * sms
         segments = 1
-        if programs < want:
+        if programs < TUNE["split_below"] * sms:
+            want = int(TUNE["split_to"] * sms)
             segments = min(triton.cdiv(want, programs), max(1, T // (4 * BT)), 256)
     S = max(1, int(segments))
     SEG = triton.cdiv(triton.cdiv(T, S), BT) * BT

@@ -1,0 +1,597 @@
+"""Benchmark of tsdyn's linear-recurrence scan and fused SSM scan (research note kernels.md §5).
+
+GPU (one call on the H200):
+
+    PYTHONPATH=. python benchmarks/scan.py --json-out $OUT/scan.json
+
+measures in one process: the device-to-device copy bandwidth (the ceiling), tsdyn's Triton scan
+forward and forward+backward on channel-last [B, T, D] for N = 2^28 elements at T = 4K ... 1M and
+for 64 / 256 channels at T = 1M, side by side with accelerated-scan (its own [B, D, T] layout, and
+with the transposes a channel-last model needs), torch.cumsum and a compiled
+torch._higher_order_ops.associative_scan; bf16 and complex64; and the fused SSM scan against the
+unfused composition and the FFT convolution at H = 256, N = 64, T = 1K ... 64K.
+CPU (`--cpu`): 64 channels x 100K steps, the numba kernel against a plain compiled loop and a
+Python loop over T. Prints a table last; writes JSON (default benchmarks/results/scan.json).
+Bytes are the logical minimum (each input read once, each output written once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROWS: list[dict] = []
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def add(impl, shape, dtype, mode, ms, nbytes, bw, **extra):
+    gbs = nbytes / (ms * 1e-3) / 1e9 if ms else float("nan")
+    row = dict(
+        impl=impl,
+        shape=shape,
+        dtype=dtype,
+        mode=mode,
+        ms=ms,
+        bytes=nbytes,
+        gbs=gbs,
+        frac_copy=gbs * 1e9 / bw if bw else None,
+        **extra,
+    )
+    ROWS.append(row)
+    frac = f"{row['frac_copy']:.1%}" if row["frac_copy"] is not None else "-"
+    log(f"{impl:28s} {shape!s:24s} {dtype:10s} {mode:8s} {ms:9.3f} ms {gbs:8.1f} GB/s {frac}")
+    return row
+
+
+def bench_gpu(fn, rep=100):
+    import triton.testing
+
+    return triton.testing.do_bench(fn, warmup=10, rep=rep, return_mode="median")
+
+
+def rel_err(x, ref):
+    x = x.detach().to(ref.dtype)
+    return ((x - ref).norm() / ref.norm()).item()
+
+
+# ------------------------------------------------------------------------------------------ GPU
+
+
+def env_record():
+    p = torch.cuda.get_device_properties(0)
+    info = dict(
+        gpu=p.name,
+        sms=p.multi_processor_count,
+        l2_bytes=getattr(p, "L2_cache_size", None),
+        torch=torch.__version__,
+        cuda=torch.version.cuda,
+        python=platform.python_version(),
+    )
+    import triton
+
+    info["triton"] = triton.__version__
+    try:
+        import accelerated_scan
+
+        info["accelerated_scan"] = accelerated_scan.__version__
+    except ImportError as e:
+        info["accelerated_scan"] = f"missing: {e}"
+    try:
+        q = "--query-gpu=clocks.sm,clocks.mem,power.draw,temperature.gpu"
+        info["nvidia_smi"] = subprocess.run(
+            ["nvidia-smi", q, "--format=csv"], capture_output=True, text=True, timeout=20
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        info["nvidia_smi"] = str(e)
+    return info
+
+
+def copy_bandwidth():
+    src = torch.randn(1 << 30, device="cuda")  # 4 GiB
+    dst = torch.empty_like(src)
+    ms = bench_gpu(lambda: dst.copy_(src), rep=200)
+    return ms, 2 * src.numel() * 4 / (ms * 1e-3)
+
+
+def make_inputs(Bn, T, D, dtype, layout="btd"):
+    shape = (Bn, T, D) if layout == "btd" else (Bn, D, T)
+    if dtype.is_complex:
+        r = 0.9 + 0.099 * torch.rand(shape, device="cuda")
+        a = torch.polar(r, torch.rand(shape, device="cuda") * 6.283).to(dtype)
+        b = torch.randn(shape, device="cuda", dtype=dtype)
+    else:
+        a = (0.9 + 0.099 * torch.rand(shape, device="cuda")).to(dtype)
+        b = torch.randn(shape, device="cuda").to(dtype)
+    return a, b
+
+
+def check_error(a, b, h, channels=4):
+    """Relative error of h on batch 0, the first channels, against the float64 chunked scan."""
+    from tsdyn.kernels.scan.chunk import chunk_linear_scan
+
+    w = torch.complex128 if a.is_complex() else torch.float64
+    sl = (slice(0, 1), slice(None), slice(0, channels))
+    ref = chunk_linear_scan(a[sl].to(w), b[sl].to(w))
+    return rel_err(h[sl], ref)
+
+
+def time_tsdyn(Bn, T, D, dtype, bw, tag="tsdyn-triton", segments=None):
+    torch.cuda.empty_cache()
+    from tsdyn.kernels import linear_scan
+    from tsdyn.kernels.scan import triton as tk
+
+    a, b = make_inputs(Bn, T, D, dtype)
+    N = Bn * T * D
+    s = a.element_size()
+    plan = tk.plan(Bn, T, D, s, a.is_complex(), a.device, segments)
+
+    def fwd():
+        if segments is None:
+            return linear_scan(a, b, backend="triton")
+        return tk.scan_fwd(a, b, None, False, segments=segments)
+
+    with torch.no_grad():
+        h = fwd()
+        err = check_error(a, b, h)
+        ms = bench_gpu(fwd)
+    shape = (Bn, T, D)
+    add(
+        tag,
+        shape,
+        str(dtype).replace("torch.", ""),
+        "fwd",
+        ms,
+        3 * s * N,
+        bw,
+        rel_err=err,
+        plan=list(plan),
+    )
+    a.requires_grad_(True)
+    b.requires_grad_(True)
+    gh = torch.randn_like(h)
+    del h
+    if segments is None:
+
+        def fb():
+            out = linear_scan(a, b, backend="triton")
+            return torch.autograd.grad(out, (a, b), gh)
+
+    else:
+
+        def fb():
+            out = tk.scan_fwd(a, b, None, False, segments=segments)
+            return tk.scan_bwd(a, out, None, gh, False, segments=segments)
+
+    torch.cuda.reset_peak_memory_stats()
+    ms2 = bench_gpu(fb)
+    add(
+        tag,
+        shape,
+        str(dtype).replace("torch.", ""),
+        "fwd+bwd",
+        ms2,
+        8 * s * N,
+        bw,
+        peak_gb=torch.cuda.max_memory_allocated() / 1e9,
+        plan=list(plan),
+    )
+    return ms, ms2
+
+
+def time_accel(Bn, T, D, bw):
+    torch.cuda.empty_cache()
+    try:
+        from accelerated_scan.scalar import scan
+    except ImportError as e:
+        log("accelerated-scan missing:", e)
+        return
+    N = Bn * T * D
+    shape = (Bn, T, D)
+    a, b = make_inputs(Bn, T, D, torch.float32, layout="bdt")
+    with torch.no_grad():
+        ms = bench_gpu(lambda: scan(a, b))
+    add("accel-scan (own [B,D,T])", shape, "float32", "fwd", ms, 12 * N, bw)
+    a.requires_grad_(True)
+    b.requires_grad_(True)
+    gh = torch.randn_like(a)
+
+    def fb():
+        return torch.autograd.grad(scan(a, b), (a, b), gh)
+
+    ms = bench_gpu(fb)
+    add("accel-scan (own [B,D,T])", shape, "float32", "fwd+bwd", ms, 32 * N, bw)
+    time_accel_transposed(Bn, T, D, bw, scan)
+
+
+def time_accel_transposed(Bn, T, D, bw, scan):
+    torch.cuda.empty_cache()
+    N = Bn * T * D
+    shape = (Bn, T, D)
+    a, b = make_inputs(Bn, T, D, torch.float32)
+
+    def fwd_t():
+        at = a.transpose(1, 2).contiguous()
+        bt = b.transpose(1, 2).contiguous()
+        return scan(at, bt).transpose(1, 2).contiguous()
+
+    with torch.no_grad():
+        ms = bench_gpu(fwd_t)
+    add("accel-scan + transposes", shape, "float32", "fwd", ms, 12 * N, bw)
+    a.requires_grad_(True)
+    b.requires_grad_(True)
+    gh = torch.randn_like(a)
+    ms = bench_gpu(lambda: torch.autograd.grad(fwd_t(), (a, b), gh))
+    add("accel-scan + transposes", shape, "float32", "fwd+bwd", ms, 32 * N, bw)
+
+
+def time_cumsum(Bn, T, D, bw):
+    torch.cuda.empty_cache()
+    b = torch.randn(Bn, T, D, device="cuda")
+    ms = bench_gpu(lambda: torch.cumsum(b, dim=1))
+    add("torch.cumsum (8 B/elem)", (Bn, T, D), "float32", "fwd", ms, 8 * b.numel(), bw)
+
+
+def time_assoc(Bn, T, D, bw):
+    from torch._higher_order_ops.associative_scan import associative_scan
+
+    def comb(x, y):
+        return (y[0] * x[0], y[0] * x[1] + y[1])
+
+    def f(a, b):
+        return associative_scan(comb, (a, b), dim=1, combine_mode="pointwise")[1]
+
+    shape = (Bn, T, D)
+    try:
+        cf = torch.compile(f, fullgraph=True, dynamic=False)
+        a, b = make_inputs(Bn, T, D, torch.float32)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            h = cf(a, b)
+        torch.cuda.synchronize()
+        compile_s = time.perf_counter() - t0
+        err = check_error(a, b, h)
+        with torch.no_grad():
+            ms = bench_gpu(lambda: cf(a, b))
+        add(
+            "torch associative_scan (compiled)",
+            shape,
+            "float32",
+            "fwd",
+            ms,
+            12 * a.numel(),
+            bw,
+            compile_s=compile_s,
+            rel_err=err,
+        )
+    except Exception as e:  # a failure to compile is a result (research note §5)
+        ROWS.append(
+            dict(
+                impl="torch associative_scan (compiled)",
+                shape=shape,
+                mode="fwd",
+                error=f"{type(e).__name__}: {str(e)[:300]}",
+            )
+        )
+        log("associative_scan fwd failed:", type(e).__name__, str(e)[:300])
+        return
+    try:
+        a.requires_grad_(True)
+        b.requires_grad_(True)
+        gh = torch.randn_like(a)
+        ms = bench_gpu(lambda: torch.autograd.grad(cf(a, b), (a, b), gh))
+        add(
+            "torch associative_scan (compiled)", shape, "float32", "fwd+bwd", ms, 32 * a.numel(), bw
+        )
+    except Exception as e:
+        ROWS.append(
+            dict(
+                impl="torch associative_scan (compiled)",
+                shape=shape,
+                mode="fwd+bwd",
+                error=f"{type(e).__name__}: {str(e)[:300]}",
+            )
+        )
+        log("associative_scan fwd+bwd failed:", type(e).__name__, str(e)[:300])
+    torch.cuda.empty_cache()
+
+
+def sweep(bw):
+    """Tile/warp/split settings of the Triton scan at a few shapes (forward, fp32)."""
+    from tsdyn.kernels.scan import triton as tk
+
+    base = dict(tk.TUNE)
+    shapes = [(256, 4096, 256), (16, 65536, 256), (4, 262144, 256), (1, 1 << 20, 64)]
+    settings = [
+        dict(row_bytes=64, tile_elems=4096, num_warps=4),
+        dict(row_bytes=32, tile_elems=4096, num_warps=4),
+        dict(row_bytes=128, tile_elems=4096, num_warps=4),
+        dict(row_bytes=64, tile_elems=8192, num_warps=8),
+        dict(row_bytes=64, tile_elems=2048, num_warps=4),
+        dict(row_bytes=128, tile_elems=8192, num_warps=8),
+    ]
+    for Bn, T, D in shapes:
+        a, b = make_inputs(Bn, T, D, torch.float32)
+        for st in settings:
+            for split in (0.0, 1.0, 2.0):
+                tk.TUNE.update(base)
+                tk.TUNE.update(st, split_below=split)
+                plan = tk.plan(Bn, T, D, 4, False, a.device)
+                if split > 0 and plan[3] == 1:
+                    continue
+                with torch.no_grad():
+                    ms = bench_gpu(lambda a=a, b=b: tk.scan_fwd(a, b, None, False), rep=30)
+                add(
+                    "sweep " + ",".join(f"{k}={v}" for k, v in st.items()) + f",split={split}",
+                    (Bn, T, D),
+                    "float32",
+                    "fwd",
+                    ms,
+                    12 * a.numel(),
+                    bw,
+                    plan=list(plan),
+                )
+    tk.TUNE.update(base)
+
+
+def ssm_section(bw, Ts, Bn=8, H=256, N=64):
+    from tsdyn.kernels import ssm_scan
+
+    for T in Ts:
+        shape = (Bn, T, H, N)
+        u = torch.randn(Bn, T, H, device="cuda")
+        n = torch.arange(N, device="cuda", dtype=torch.float32)
+        A = torch.complex(-0.5 * torch.ones(H, N, device="cuda"), math.pi * n.expand(H, N))
+        dt = torch.exp(torch.rand(H, device="cuda") * 4.6 - 6.9)
+        B = torch.randn(H, N, device="cuda", dtype=torch.complex64)
+        C = torch.randn(H, N, device="cuda", dtype=torch.complex64)
+        D = torch.randn(H, device="cuda")
+        params = [dt, A, B, C, D]
+        io = 8 * Bn * T * H  # read u, write y (fp32)
+        floor_ms = io / bw * 1e3
+        gy = torch.randn_like(u)
+        for impl in ("triton", "chunk", "fft"):
+            if impl == "chunk" and Bn * T * H * N > (1 << 30):
+                ROWS.append(
+                    dict(
+                        impl="ssm unfused (linear_scan)",
+                        shape=shape,
+                        error="skipped: the [B,T,H,N] complex state would not fit",
+                    )
+                )
+                continue
+
+            if impl == "fft":
+
+                def fwd(u=u, p=params, T=T):
+                    return ssm_fft(u, *p)
+
+            else:
+
+                def fwd(u=u, p=params, impl=impl):
+                    if impl == "chunk":
+                        from tsdyn.kernels.ssm_scan.naive import naive_ssm_scan
+
+                        dt, A, B, C, D = p
+                        return naive_ssm_scan(u, dt, A, B, C, D, scan_backend="triton")
+                    return ssm_scan(u, *p, backend=impl)
+
+            name = {
+                "triton": "ssm fused (triton)",
+                "chunk": "ssm unfused (linear_scan)",
+                "fft": "ssm FFT conv",
+            }[impl]
+            try:
+                with torch.no_grad():
+                    ms = bench_gpu(fwd, rep=50)
+                add(
+                    name,
+                    shape,
+                    "float32",
+                    "fwd",
+                    ms,
+                    io,
+                    bw,
+                    floor_ms=floor_ms,
+                    x_floor=ms / floor_ms,
+                )
+                xs = [u.requires_grad_(True)] + [p.requires_grad_(True) for p in params]
+                ms2 = bench_gpu(
+                    lambda f=fwd, xs=xs, gy=gy: torch.autograd.grad(f(), xs, gy), rep=50
+                )
+                add(name, shape, "float32", "fwd+bwd", ms2, 2 * io, bw)
+                u.requires_grad_(False)
+                for p in params:
+                    p.requires_grad_(False)
+            except torch.OutOfMemoryError as e:
+                ROWS.append(dict(impl=name, shape=shape, error=f"OOM: {str(e)[:200]}"))
+                u.requires_grad_(False)
+                for p in params:
+                    p.requires_grad_(False)
+            torch.cuda.empty_cache()
+        # accuracy of the fused kernel against the composition in float64 (batch 0)
+        from tsdyn.kernels.ssm_scan.naive import naive_ssm_scan
+
+        w = [x.detach()[:1].double() for x in (u,)] + [
+            p.detach().to(torch.complex128 if p.is_complex() else torch.float64) for p in params
+        ]
+        if T * H * N <= (1 << 28):
+            ref = naive_ssm_scan(*w, scan_backend="chunk")
+            y = ssm_scan(u[:1], *params, backend="triton")
+            ROWS.append(
+                dict(
+                    impl="ssm fused (triton) accuracy", shape=(1, T, H, N), rel_err=rel_err(y, ref)
+                )
+            )
+        torch.cuda.empty_cache()
+
+
+def ssm_fft(u, dt, A, B, C, D):
+    """S4D convolution mode: K_t = Re(sum_n C_n dt B_n a_n^t), y = K * u (FFT) + D u."""
+    T = u.shape[1]
+    dtA = dt[:, None] * A  # [H, N]
+    t = torch.arange(T, device=u.device, dtype=torch.float32)
+    CB = C * B * dt[:, None]
+    K = torch.einsum("hn,hnt->ht", CB, torch.exp(dtA[:, :, None] * t)).real  # [H, T]
+    n = 2 * T
+    uf = torch.fft.rfft(u, n=n, dim=1)  # [B, n/2+1, H]
+    kf = torch.fft.rfft(K, n=n, dim=1).transpose(0, 1)  # [n/2+1, H]
+    y = torch.fft.irfft(uf * kf, n=n, dim=1)[:, :T]
+    return y + D * u
+
+
+def gpu_main(args):
+    info = env_record()
+    log(json.dumps(info))
+    ms, bw = copy_bandwidth()
+    info["copy_ms_4GiB"] = ms
+    info["bw_copy"] = bw
+    log(f"copy: {ms:.3f} ms for 8 GiB moved -> {bw / 1e12:.3f} TB/s")
+    if args.sweep:
+        sweep(bw)
+    if not args.only_sweep:
+        total = 1 << 28
+        for T in (4096, 16384, 65536, 262144, 1 << 20):
+            Bn, D = max(1, total // T // 256), 256
+            time_tsdyn(Bn, T, D, torch.float32, bw)
+            time_accel(Bn, T, D, bw)
+            if T in (4096, 65536):
+                time_cumsum(Bn, T, D, bw)
+            if T == 4096 and not args.no_assoc:
+                time_assoc(Bn, T, D, bw)
+        time_tsdyn(1, 1 << 20, 64, torch.float32, bw)
+        time_accel(1, 1 << 20, 64, bw)
+        for dtype in (torch.bfloat16, torch.complex64):
+            for T in (16384, 1 << 20):
+                Bn = max(1, total // T // 256)
+                time_tsdyn(Bn, T, 256, dtype, bw)
+        time_tsdyn(1, 1 << 20, 64, torch.bfloat16, bw)
+        time_tsdyn(1, 1 << 20, 64, torch.complex64, bw)
+        ssm_section(bw, args.ssm_T)
+    return info
+
+
+# ------------------------------------------------------------------------------------------ CPU
+
+
+def cpu_main(args):
+    import numba
+    import numpy as np
+
+    from tsdyn.kernels import linear_scan
+
+    torch.set_num_threads(1)
+    Bn, T, D = 1, 100_000, 64
+    gen = torch.Generator().manual_seed(0)
+    a = 0.9 + 0.099 * torch.rand(Bn, T, D, generator=gen)
+    b = torch.randn(Bn, T, D, generator=gen)
+
+    @numba.njit(cache=False)
+    def plain(a, b, out):
+        # the plain compiled loop: the floor a compiled CPU kernel can reach
+        h = np.zeros(a.shape[2], dtype=a.dtype)
+        for t in range(a.shape[1]):
+            for d in range(a.shape[2]):
+                h[d] = a[0, t, d] * h[d] + b[0, t, d]
+                out[0, t, d] = h[d]
+
+    out = np.empty_like(b.numpy())
+    plain(a.numpy(), b.numpy(), out)
+    linear_scan(a, b, backend="cpu")
+
+    def best(fn, n):
+        ts = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return 1e3 * sorted(ts)[len(ts) // 2]
+
+    nbytes = 12 * a.numel()
+    results = {}
+    for rnd in range(2):  # two rounds: the spread is the noise on this shared 2-core machine
+        results.setdefault("plain (output preallocated)", []).append(
+            best(lambda: plain(a.numpy(), b.numpy(), out), 7)
+        )
+        # a function that returns its result allocates it: first-touch page faults included
+        results.setdefault("plain", []).append(
+            best(lambda: plain(a.numpy(), b.numpy(), np.empty_like(out)), 7)
+        )
+        results.setdefault("cpu", []).append(best(lambda: linear_scan(a, b, backend="cpu"), 7))
+        results.setdefault("chunk", []).append(best(lambda: linear_scan(a, b, backend="chunk"), 3))
+        if rnd == 0:
+            results["naive"] = [best(lambda: linear_scan(a, b, backend="naive"), 1)]
+    ag = a.clone().requires_grad_(True)
+    bg = b.clone().requires_grad_(True)
+    gh = torch.randn_like(b)
+    results["cpu fwd+bwd"] = [
+        best(lambda: torch.autograd.grad(linear_scan(ag, bg, backend="cpu"), (ag, bg), gh), 5)
+    ]
+    ref = linear_scan(a.double(), b.double(), backend="chunk")
+    err = rel_err(linear_scan(a, b, backend="cpu"), ref)
+    shape = (Bn, T, D)
+    for k, v in results.items():
+        ms = min(v)
+        add(
+            f"cpu: {k}",
+            shape,
+            "float32",
+            "fwd+bwd" if "bwd" in k else "fwd",
+            ms,
+            nbytes * (32 / 12 if "bwd" in k else 1),
+            None,
+            runs_ms=v,
+        )
+    plain_ms, cpu_ms, naive_ms = min(results["plain"]), min(results["cpu"]), results["naive"][0]
+    summary = dict(
+        cpu_over_plain=cpu_ms / plain_ms,
+        python_loop_over_cpu=naive_ms / cpu_ms,
+        rel_err=err,
+        numba=numba.__version__,
+        torch=torch.__version__,
+    )
+    log(json.dumps(summary))
+    return summary
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cpu", action="store_true", help="CPU benchmark (64 channels x 100K steps)")
+    p.add_argument("--sweep", action="store_true", help="also time tile/warp/split settings")
+    p.add_argument("--only-sweep", action="store_true")
+    p.add_argument("--no-assoc", action="store_true", help="skip torch associative_scan")
+    p.add_argument("--ssm-T", type=int, nargs="*", default=[1024, 4096, 16384, 65536])
+    p.add_argument("--json-out", type=Path, default=Path(__file__).parent / "results" / "scan.json")
+    args = p.parse_args()
+    if args.cpu:
+        info = cpu_main(args)
+    else:
+        if not torch.cuda.is_available():
+            raise SystemExit("no CUDA device: run with --cpu, or on the GPU machine")
+        info = gpu_main(args)
+    args.json_out.parent.mkdir(parents=True, exist_ok=True)
+    args.json_out.write_text(json.dumps(dict(info=info, rows=ROWS), indent=1, default=str))
+    print(f"\n{'impl':34s} {'shape':24s} {'dtype':10s} {'mode':8s} {'ms':>9s} {'GB/s':>8s} frac")
+    for r in ROWS:
+        if "ms" not in r:
+            print(f"{r['impl']:34s} {r.get('shape')!s:24s} {r.get('error', r.get('rel_err'))}")
+            continue
+        frac = f"{r['frac_copy']:.1%}" if r.get("frac_copy") is not None else "-"
+        print(
+            f"{r['impl'][:34]:34s} {r['shape']!s:24s} {r['dtype']:10s} {r['mode']:8s} "
+            f"{r['ms']:9.3f} {r['gbs']:8.1f} {frac}"
+        )
+
+
+if __name__ == "__main__":
+    main()
