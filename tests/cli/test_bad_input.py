@@ -174,6 +174,16 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str], str]] = {
         ["datasets", "generate", "lorenz63", "--steps", "5", "--dt", "-0.1", "--out", "g.csv"],
         "must be positive",
     ),
+    "generate-nan-noise": (
+        {},
+        ["datasets", "generate", "lorenz63", "--steps", "5", "--noise", "nan", "--out", "g.csv"],
+        "--noise nan must be finite and non-negative",
+    ),
+    "generate-out-is-a-folder": (
+        {"g.csv/keep.txt": "x"},
+        ["datasets", "generate", "lorenz63", "--steps", "5", "--out", "g.csv", "--overwrite"],
+        "--out g.csv is a folder",
+    ),
     # `tsdyn forecast FILE --out DIR`: errors inside the run must remove the run folder
     "forecast-nan-cell": (
         {"x.csv": "date,a,b\n2020-01-01,1,2\n2020-01-02,NaN,3\n2020-01-03,2,4\n"},

@@ -93,6 +93,8 @@ def generate(
         raise InputError(
             f"--out {out} must end in .csv or .parquet", "choose a .csv or .parquet name"
         )
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder", "pass a file name ending in .csv or .parquet")
     if out.exists() and not overwrite:
         raise InputError(f"{out} exists", "pass --overwrite or choose another --out")
     if not out.parent.is_dir():

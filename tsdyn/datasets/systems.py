@@ -137,8 +137,11 @@ def simulate(
         raise InputError(f"--dt {dt} must be positive", "pass a positive sampling step")
     if not 0 <= seed < 2**32:  # numpy's generators reject negative seeds with a bare ValueError
         raise InputError(f"seed {seed} is out of range", "use a seed in [0, 2**32)")
-    if transient < 0 or noise < 0:
-        raise InputError("transient and noise must be non-negative", "pass values >= 0")
+    if not (transient >= 0 and 0 <= noise < np.inf):  # also rejects NaN
+        raise InputError(
+            f"--transient {transient} and --noise {noise:g} must be finite and non-negative",
+            "pass values >= 0",
+        )
     unknown = set(params) - set(system.params)
     if unknown:
         raise InputError(
