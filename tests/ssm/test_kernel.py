@@ -144,3 +144,23 @@ def test_fft_conv_is_causal_convolution(L):
         ]
     )
     np.testing.assert_allclose(y2, ref2, atol=1e-12)
+
+
+@pytest.mark.parametrize("L", [1, 2, 7, 50, 1025])
+def test_vandermonde_equals_explicit_power_sum(L):
+    g = torch.Generator().manual_seed(L)
+    log_dA = torch.complex(
+        -torch.rand(3, 5, generator=g, dtype=torch.float64) * 0.1,
+        torch.randn(3, 5, generator=g, dtype=torch.float64),
+    )
+    CB = torch.complex(
+        torch.randn(3, 5, generator=g, dtype=torch.float64),
+        torch.randn(3, 5, generator=g, dtype=torch.float64),
+    )
+    powers = torch.exp(log_dA[..., None] * torch.arange(L, dtype=torch.float64))  # [3, 5, L]
+    ref = (CB[..., None] * powers).sum(-2)
+    torch.testing.assert_close(vandermonde(L, log_dA, CB, conj=False), ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(vandermonde(L, log_dA, CB), 2 * ref.real, rtol=1e-12, atol=1e-12)
+    # float32 within the tolerance of the s4 extension tests (1e-4 relative)
+    K32 = vandermonde(L, log_dA.to(torch.complex64), CB.to(torch.complex64)).double()
+    assert ((K32 - 2 * ref.real).abs().max() / ref.real.abs().max()) < 1e-4

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = ["diag_state_kernels", "fft_conv", "krylov", "vandermonde"]
@@ -45,6 +47,10 @@ def krylov(
 def vandermonde(L: int, log_dA: torch.Tensor, CB: torch.Tensor, conj: bool = True) -> torch.Tensor:
     """Diagonal SSM kernel ``K̄_l = Σ_n (C B̄)_n Ā_n^l`` (``2 Re`` of it for conjugate pairs).
 
+    With ``l = j c + r`` (c ≈ √L), ``Ā^l = Ā^{jc} Ā^r`` and both factors come from ``exp``, so the
+    sum over n is one batched complex matmul ``[√L, N] @ [N, √L]``: no [N, L] tensor is built
+    (memory O(N √L) per channel instead of O(N L), research note section 5, issue #51).
+
     Parameters
     ----------
     L : int
@@ -59,9 +65,15 @@ def vandermonde(L: int, log_dA: torch.Tensor, CB: torch.Tensor, conj: bool = Tru
     -------
     Tensor [..., L]
     """
-    ell = torch.arange(L, device=log_dA.device, dtype=log_dA.real.dtype)
-    V = torch.exp(log_dA.unsqueeze(-1) * ell)  # [..., N, L]
-    K = (CB.unsqueeze(-1) * V).sum(-2)  # [..., L]
+    c = max(1, math.isqrt(L - 1) + 1) if L > 1 else 1  # ceil(sqrt(L))
+    nq = -(-L // c)
+    real = log_dA.real.dtype
+    r = torch.arange(c, device=log_dA.device, dtype=real)
+    q = torch.arange(nq, device=log_dA.device, dtype=real) * c
+    P = torch.exp(log_dA.unsqueeze(-1) * r)  # [..., N, c]: Ā^r
+    Q = torch.exp(log_dA.unsqueeze(-1) * q)  # [..., N, nq]: Ā^{jc}
+    K = (CB.unsqueeze(-1) * Q).transpose(-1, -2) @ P  # [..., nq, c]
+    K = K.flatten(-2)[..., :L]  # l = j c + r
     return 2 * K.real if conj else K
 
 
