@@ -19,6 +19,12 @@ def _system(name: str) -> Callable[..., Table]:
     return make
 
 
+def _motifs(**kwargs) -> Table:
+    from tsdyn.datasets.motifs import motif_table
+
+    return motif_table(**kwargs)
+
+
 def _demo(**kwargs) -> Table:
     from tsdyn.datasets.synthetic import demo_table
 
@@ -34,6 +40,7 @@ BUILTINS: dict[str, tuple[str, Callable[..., Table]]] = {
     "lorenz63": ("Lorenz-63 attractor (sigma 10, rho 28, beta 8/3), dt 0.01", _system("lorenz63")),
     "rossler": ("Rossler attractor (a 0.2, b 0.2, c 5.7), dt 0.08", _system("rossler")),
     "lorenz96": ("Lorenz-96 (F 8), 20 dimensions, dt 0.05", _system("lorenz96")),
+    "motifs": ("60 hourly series of 2048 samples with 6 planted motifs (for summarize)", _motifs),
 }
 
 

@@ -21,9 +21,11 @@ __all__ = [
     "cdist_dtw_cpu",
     "dtw_cpu",
     "dtw_sq",
+    "dtw_sq_cb",
     "envelope",
     "envelope_into",
     "lb_keogh_sq",
+    "lb_keogh_suffix",
     "lb_kim_sq",
 ]
 
@@ -66,6 +68,56 @@ def dtw_sq(x, y, rl, rh, max_sq, buf):
         if row_min > max_sq:
             return _INF, cells
     return buf[rh + 1], cells
+
+
+@numba.njit(cache=True, nogil=True)
+def dtw_sq_cb(x, y, r, max_sq, buf, cb):
+    """`dtw_sq` for equal lengths and radius r, abandoning with a cumulative lower bound.
+
+    cb[i] bounds the cost of rows i..n-1 from below (suffix sums of LB_Keogh terms, cb[n] = 0);
+    after row i the search stops once min(row i) + cb[i + 1] > max_sq (UCR suite).
+    """
+    n = x.shape[0]
+    W = 2 * r + 1
+    for k in range(W + 2):
+        buf[k] = _INF
+    buf[r + 1] = 0.0
+    cells = 0
+    for i in range(n):
+        xi = x[i]
+        kstart = max(0, r - i)
+        kend = min(W - 1, n - 1 - i + r)
+        row_min = _INF
+        for k in range(kstart, kend + 1):
+            left = buf[k]
+            diag = buf[k + 1]
+            up = buf[k + 2]
+            best = diag if diag < up else up
+            best = best if best < left else left
+            d = xi - y[i - r + k]
+            v = d * d + best
+            buf[k + 1] = v
+            row_min = v if v < row_min else row_min
+        cells += kend - kstart + 1
+        if row_min + cb[i + 1] > max_sq:
+            return _INF, cells
+    return buf[r + 1], cells
+
+
+@numba.njit(cache=True, nogil=True)
+def lb_keogh_suffix(x, lower, upper, cb):
+    """LB_Keogh terms of x against an envelope as suffix sums: cb[i] = sum of terms i..n-1."""
+    n = x.shape[0]
+    cb[n] = 0.0
+    for i in range(n - 1, -1, -1):
+        v = x[i]
+        t = 0.0
+        if v > upper[i]:
+            t = (v - upper[i]) * (v - upper[i])
+        elif v < lower[i]:
+            t = (lower[i] - v) * (lower[i] - v)
+        cb[i] = cb[i + 1] + t
+    return cb[0]
 
 
 @numba.njit(cache=True, nogil=True)
