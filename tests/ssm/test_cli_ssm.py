@@ -120,6 +120,38 @@ def test_fit_trains_s4d_and_reports_timescales(cli, small_csv):
         assert Path("f", name).stat().st_size > 0
     with np.load("f/kernels.npz") as npz:
         assert npz["layer0"].shape == (4, 32)
+    assert len(Path("f/forecast.csv").read_text().splitlines()) == 1 + 8
+    from tsdyn.datasets import load
+    from tsdyn.forecast import Forecaster
+
+    f = Forecaster.load("f")
+    again = f.evaluate(table=load(path))
+    assert np.isclose(again["mse"], m["test"]["mse"], rtol=1e-5)
+
+
+@pytest.mark.data
+def test_project_etth1_legt_window(cli, shared_file):
+    r = cli(
+        "ssm",
+        "project",
+        shared_file("ETTh1.csv"),
+        "--measure",
+        "legt",
+        "-N",
+        "64",
+        "--window",
+        "96",
+        "--columns",
+        "OT,HUFL",
+        "--json",
+        "-q",
+        "--out",
+        "e",
+    )
+    assert r.exit_code == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["rows"] == 17420 and m["reconstructed_rows"] == 96
+    assert m["per_column"]["OT"]["relative_mse"] < 0.05
 
 
 @pytest.mark.parametrize(

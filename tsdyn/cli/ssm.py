@@ -379,12 +379,14 @@ def fit(
     s4d`. Writes metrics.json (test MSE/MAE with the Repeat baseline, Δ and eigenvalue timescales),
     timescales.csv (per layer, channel and mode: Δ before/after training, decay half-life and
     period in samples and in the data's time unit), kernels.npz and kernels.png (impulse responses
-    and their spectra), dt_hist.png (Δ before vs after), model.safetensors and config.json.
+    and their spectra), dt_hist.png (Δ before vs after), forecast.csv (the H steps after the data),
+    model.safetensors (loadable by `tsdyn forecast predict`) and config.json.
 
     Examples:
       tsdyn ssm fit ETTh1.csv --layer s4d --pred-len 96
       tsdyn ssm fit lorenz63 --seq-len 128 --pred-len 32 --epochs 3 --d-model 32
     """
+    from tsdyn.cli.forecast import _write_forecast_csv
     from tsdyn.errors import InputError
     from tsdyn.forecast import Forecaster
     from tsdyn.ssm import DIAG_INITS, MEASURES
@@ -474,6 +476,7 @@ def fit(
         forecaster.fit(table, progress=run.progress)
         ev = forecaster.evaluate()
         forecaster.save(run.folder.file("model.safetensors"))
+        _write_forecast_csv(run, "forecast.csv", forecaster.predict())
         net = forecaster.model_.inner
         unit = _time_unit(table.freq)
         report = _timescales(run, net, unit, seq_len + pred_len)
