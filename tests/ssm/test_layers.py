@@ -145,3 +145,13 @@ def test_gpu_modes_agree_float32():
     dense = DenseSSM(16, 32).cuda()
     x = torch.randn(4, 300, 16, device="cuda")
     assert _rel(dense(x), dense(x, mode="recurrent")) < 1e-4
+
+
+def test_s4d_under_bfloat16_autocast_keeps_the_ffts_in_float32():
+    torch.manual_seed(7)
+    net = S4D(8, 16).eval()
+    x = torch.randn(2, 64, 8)
+    ref = net(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = net(x)
+    assert _rel(y.float(), ref) < 5e-2

@@ -125,7 +125,10 @@ def fft_conv(u: torch.Tensor, K: torch.Tensor, D: torch.Tensor | None = None) ->
     """
     L = u.shape[-1]
     n = L + K.shape[-1]
-    uf = torch.fft.rfft(u.float() if u.dtype == torch.float16 else u, n=n)  # [B, H, n/2+1]
+    if u.dtype in (torch.float16, torch.bfloat16):  # FFTs in fp32 under AMP (note section 5)
+        u = u.float()
+    K = K.to(u.dtype)
+    uf = torch.fft.rfft(u, n=n)  # [B, H, n/2+1]
     kf = torch.fft.rfft(K, n=n)
     if K.dim() == 3:
         y = torch.fft.irfft(uf.unsqueeze(-2) * kf, n=n)[..., :L]  # [B, H, M, L]
