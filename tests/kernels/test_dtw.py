@@ -130,3 +130,21 @@ def test_triton_kernel_matches_numba(rng, n, m, window):
     got = cdist_dtw(torch.tensor(X, device="cuda"), torch.tensor(Y, device="cuda"), window)
     rel = np.linalg.norm(got.double().cpu().numpy() - ref) / np.linalg.norm(ref)
     assert rel < 1e-5
+
+
+def test_cumulative_bound_abandoning_is_exact(rng):
+    from tsdyn.kernels.dtw.cpu import dtw_sq_cb, envelope_into, lb_keogh_suffix
+
+    for _ in range(50):
+        n, r = int(rng.integers(2, 30)), int(rng.integers(0, 5))
+        x, y = walk(rng, n), walk(rng, n)
+        lower, upper, cb = np.empty(n), np.empty(n), np.empty(n + 1)
+        envelope_into(y, r, lower, upper)
+        lb = lb_keogh_suffix(x, lower, upper, cb)
+        d2 = naive_dtw(x, y, r) ** 2
+        assert lb <= d2 * (1 + 1e-12) + 1e-12
+        assert np.all(np.diff(cb) <= 0)
+        got, _ = dtw_sq_cb(x, y, r, d2 * (1 + 1e-9) + 1e-12, np.empty(2 * r + 3), cb)
+        assert got == pytest.approx(d2, rel=1e-12, abs=1e-12)
+        below, _ = dtw_sq_cb(x, y, r, d2 * 0.99, np.empty(2 * r + 3), cb)
+        assert below == math.inf or below == pytest.approx(d2, rel=1e-12)  # never a wrong value

@@ -143,7 +143,10 @@ def _load_long(path: Path, spec: str) -> Series:
         if numbers.is_not_null().all():
             time = numbers
         else:
-            parsed = ttext.str.to_datetime(strict=False, time_unit="us")
+            try:
+                parsed = ttext.str.to_datetime(strict=False, time_unit="us")
+            except pl.exceptions.PolarsError:
+                parsed = pl.Series([None] * len(ttext), dtype=pl.Datetime("us"))
             if parsed.is_null().any():
                 row = int(parsed.is_null().arg_true()[0])
                 raise InputError(f"column '{tcol}' has a value that is neither a date nor a number ('{ttext[row]}' at line {row + 2})", "fix the cell", label)  # fmt: skip

@@ -59,7 +59,7 @@ def _ticks(ax, dates: bool, n: int) -> None:
     from matplotlib.ticker import MaxNLocator
 
     if dates:
-        locator = mdates.AutoDateLocator(minticks=2, maxticks=n)
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=n + 3)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     else:
