@@ -163,11 +163,6 @@ def test_error_mapping_with_debug_shows_the_traceback(monkeypatch):
     assert r.exit_code == 2 and r.stderr == "error: x.csv: column 'a' is odd; fix it\n"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="typer turns KeyboardInterrupt into Exit(130) before TsdynGroup sees it, so Ctrl-C "
-    "exits 130 silently (tsdyn/cli/__init__.py); fix proposed in the test report",
-)
 def test_interrupt_says_so(monkeypatch):
     r = _invoke(_tiny_app(), "stop")
     assert r.exit_code == 130 and r.stderr == "error: interrupted; nothing was written\n"
@@ -190,33 +185,18 @@ def test_json_prints_exactly_one_document(cli, args):
     assert result.stderr == ""
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the rich progress display prints an empty line on stderr when it stops without a "
-    "task (tsdyn/cli/_common.py _BarProgress); fix proposed in the test report",
-)
 def test_error_inside_a_run_is_exactly_one_stderr_line(cli):
     result = cli("forecast", "nope.csv", "--out", "run")
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="built-in names select columns through Table.select, which names --columns for an "
-    "unknown --target (tsdyn/datasets/_builtins.py); fix proposed in the test report",
-)
 def test_unknown_target_on_a_builtin_names_target(cli):
     result = cli("forecast", "demo", "--features", "MS", "--target", "zz", "--out", "run")
     assert result.exit_code == 2
     assert "--target must name one of" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="`tsdyn datasets` without a command prints help and then 'error: ' with an empty "
-    "message (tsdyn/cli/__init__.py maps click's NoArgsIsHelpError); fix proposed in the report",
-)
 def test_group_without_a_command_has_a_message(cli):
     result = cli("datasets")
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -56,6 +56,10 @@ class TsdynGroup(TyperGroup):
         except InputError as exc:
             _fail(exc.one_line(), 2)
         except UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # typer printed the help already
+                _fail(
+                    f"'{exc.ctx.command_path}' needs a command: pick one of those listed above", 2
+                )
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
             _fail(f"{exc.format_message()}{where}", 2)
         except ClickException as exc:
@@ -73,6 +77,8 @@ class TsdynGroup(TyperGroup):
                 else " (rerun with TSDYN_DEBUG=1 for the traceback)"
             )
             _fail(f"unexpected failure: {type(exc).__name__}: {exc}{hint}", 1)
+        if code == 130:  # typer turns KeyboardInterrupt into Exit(130) itself
+            _fail("interrupted; nothing was written", 130)
         sys.exit(code if isinstance(code, int) else 0)
 
 

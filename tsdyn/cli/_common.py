@@ -165,8 +165,12 @@ class _BarProgress:
             transient=False,
         )
         self.tasks: dict[str, Any] = {}
+        self.started = False
 
     def __call__(self, task: str, completed: int, total: int | None, info: dict[str, Any]) -> None:
+        if not self.started:  # started on the first report: a run that fails early prints nothing
+            self.progress.start()
+            self.started = True
         text = "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items()
         )
@@ -175,11 +179,11 @@ class _BarProgress:
         self.progress.update(self.tasks[task], completed=completed, total=total, info=text)
 
     def __enter__(self):
-        self.progress.start()
         return self
 
     def __exit__(self, *exc):
-        self.progress.stop()
+        if self.started:
+            self.progress.stop()
 
 
 class Run:

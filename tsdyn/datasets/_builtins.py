@@ -54,6 +54,10 @@ def load(source: str | Path, *, builtin_kwargs: dict | None = None, **load_kwarg
         table = BUILTINS[text][1](**(builtin_kwargs or {}))
         columns = load_kwargs.get("columns")
         target = load_kwargs.get("target")
+        if target and target not in table.columns:
+            from tsdyn.datasets._table import _unknown_column
+
+            raise _unknown_column(target, table.columns, table.label, option="--target")
         if columns or target:
             keep = [c for c in (columns or table.columns) if c != target] + (
                 [target] if target else []
