@@ -57,7 +57,9 @@ def test_every_file_is_written_and_parses(summary_run, motif_data):
     assert sorted(ids) == sorted(f"panel-{g['id']}" for g in shown)
 
     class Collect(HTMLParser):
-        tags: list = []
+        def __init__(self):
+            super().__init__()
+            self.tags = []
 
         def handle_starttag(self, tag, attrs):
             self.tags.append((tag, dict(attrs)))
