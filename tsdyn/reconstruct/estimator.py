@@ -187,7 +187,10 @@ class ALRNNReconstructor:
             k: mean_sem(v) for k, v in result["per_run"].items() if k != "selection_dstsp"
         }
         if data_lyapunov:
-            result["data_lyapunov"] = M_.lyapunov_from_data(xs, self.dt_).tolist()
+            try:
+                result["data_lyapunov"] = M_.lyapunov_from_data(xs, self.dt_).tolist()
+            except InputError:  # too short a test series for neighbour statistics
+                result["data_lyapunov"] = [float("nan")] * N
         self.last_eval_ = {"states": Z, "codes": codes, "test_scaled": xs}
         return result
 

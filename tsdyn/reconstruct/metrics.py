@@ -17,6 +17,8 @@ from tsdyn.errors import InputError
 
 __all__ = [
     "PROTOCOL",
+    "BinnedDstsp",
+    "SpectrumHellinger",
     "dstsp",
     "dstsp_bins",
     "dstsp_gmm",
@@ -51,6 +53,64 @@ def _check_pair(x_true: np.ndarray, x_gen: np.ndarray) -> tuple[np.ndarray, np.n
     return x_true, x_gen
 
 
+class BinnedDstsp:
+    """D_stsp against one ground truth, binned (note section 3.1); the truth's histogram is built
+    once, so repeated calls (model selection) only bin the generated series."""
+
+    def __init__(self, x_true: np.ndarray, n_bins: int = 30, alpha: float = 1e-5):
+        x_true = np.asarray(x_true, dtype=np.float64)
+        self.N = x_true.shape[1]
+        self.n_bins, self.alpha = n_bins, alpha
+        sd = x_true.std(axis=0, ddof=1)
+        self.lo = x_true.min(axis=0) - 0.1 * sd
+        hi = x_true.max(axis=0) + 0.1 * sd
+        self.width = (hi - self.lo) / n_bins
+        self.n_cells = float(n_bins) ** self.N
+        self.dense = self.n_cells <= 2**22
+        self.true = self._count(x_true)
+
+    def _cells(self, x: np.ndarray) -> np.ndarray:
+        x = x[np.all(np.isfinite(x), axis=1)]
+        k = np.floor((x - self.lo) / self.width).astype(np.int64)
+        k = k[np.all((k >= 0) & (k < self.n_bins), axis=1)]
+        flat = np.zeros(len(k), dtype=np.int64)
+        for n in range(self.N):
+            flat = flat * self.n_bins + k[:, n]
+        return flat
+
+    def _count(self, x: np.ndarray):
+        flat = self._cells(np.asarray(x, dtype=np.float64))
+        if self.dense:
+            return np.bincount(flat, minlength=int(self.n_cells)).astype(np.float64)
+        return np.unique(flat, return_counts=True)
+
+    def __call__(self, x_gen: np.ndarray) -> float:
+        alpha = self.alpha
+        gen = self._count(x_gen)
+        if self.dense:
+            ct, cg = self.true, gen
+            if cg.sum() == 0:
+                return float("nan")
+            p = (ct + alpha) / (ct.sum() + alpha * self.n_cells)
+            q = (cg + alpha) / (cg.sum() + alpha * self.n_cells)
+            return float(np.sum(p * np.log(p / q)))
+        (ct, nt), (cg, ng) = self.true, gen
+        if ng.sum() == 0:
+            return float("nan")
+        Zt = nt.sum() + alpha * self.n_cells
+        Zg = ng.sum() + alpha * self.n_cells
+        union = np.union1d(ct, cg)
+        count_t = np.zeros(len(union))
+        count_g = np.zeros(len(union))
+        count_t[np.searchsorted(union, ct)] = nt
+        count_g[np.searchsorted(union, cg)] = ng
+        p = (count_t + alpha) / Zt
+        q = (count_g + alpha) / Zg
+        kl = float(np.sum(p * np.log(p / q)))
+        # every cell empty in both series contributes the same term
+        return kl + (self.n_cells - len(union)) * (alpha / Zt) * float(np.log(Zg / Zt))
+
+
 def dstsp_bins(
     x_true: np.ndarray, x_gen: np.ndarray, n_bins: int = 30, alpha: float = 1e-5
 ) -> float:
@@ -58,43 +118,13 @@ def dstsp_bins(
 
     Edges per dimension from the ground truth only: `linspace(min - 0.1 s, max + 0.1 s, K + 1)`
     (s = sample SD, ddof 1), left-closed bins, points outside dropped. Laplace smoothing over all
-    K^N cells: p_k = (c_k + alpha) / (sum c + alpha K^N). Computed on the occupied cells only (the
-    empty cells share one closed-form term), so any N < 11 works without a K^N array.
+    K^N cells: p_k = (c_k + alpha) / (sum c + alpha K^N). Above 2^22 cells only the occupied cells
+    are stored (the empty ones share one closed-form term), so any N < 11 works.
 
     Returns NaN when no generated point falls inside the edges (or the run is non-finite).
     """
     x_true, x_gen = _check_pair(x_true, x_gen)
-    N = x_true.shape[1]
-    lo = x_true.min(axis=0) - 0.1 * x_true.std(axis=0, ddof=1)
-    hi = x_true.max(axis=0) + 0.1 * x_true.std(axis=0, ddof=1)
-    width = (hi - lo) / n_bins
-
-    def cells(x):
-        x = x[np.all(np.isfinite(x), axis=1)]
-        k = np.floor((x - lo) / width).astype(np.int64)
-        k = k[np.all((k >= 0) & (k < n_bins), axis=1)]
-        flat = np.zeros(len(k), dtype=np.int64)
-        for n in range(N):
-            flat = flat * n_bins + k[:, n]
-        return np.unique(flat, return_counts=True)
-
-    ct, nt = cells(x_true)
-    cg, ng = cells(x_gen)
-    Zt = nt.sum() + alpha * float(n_bins) ** N
-    Zg = ng.sum() + alpha * float(n_bins) ** N
-    if ng.sum() == 0:
-        return float("nan")
-    union = np.union1d(ct, cg)
-    count_t = np.zeros(len(union))
-    count_g = np.zeros(len(union))
-    count_t[np.searchsorted(union, ct)] = nt
-    count_g[np.searchsorted(union, cg)] = ng
-    p = (count_t + alpha) / Zt
-    q = (count_g + alpha) / Zg
-    kl = float(np.sum(p * np.log(p / q)))
-    n_empty = float(n_bins) ** N - len(union)
-    kl += n_empty * (alpha / Zt) * np.log(Zg / Zt)
-    return kl
+    return BinnedDstsp(x_true, n_bins, alpha)(x_gen)
 
 
 def dstsp_gmm(
@@ -138,6 +168,38 @@ def dstsp(x_true: np.ndarray, x_gen: np.ndarray, n_bins: int = 30, sigma2: float
     return dstsp_gmm(x_true, x_gen, sigma2=sigma2)
 
 
+def _smoothed_spectrum(x: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter1d
+
+    sd = x.std(axis=0)
+    u = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    S = np.abs(np.fft.rfft(u, axis=0)) ** 2
+    S = np.maximum(gaussian_filter1d(S, sigma, axis=0, mode="reflect", truncate=4.0), 0.0)
+    return S / S.sum(axis=0)
+
+
+class SpectrumHellinger:
+    """D_H against one ground truth (note section 3.3); the truth's spectrum is computed once."""
+
+    def __init__(self, x_true: np.ndarray, sigma: float = 20.0):
+        self.T = len(x_true)
+        self.sigma = sigma
+        self.p = _smoothed_spectrum(np.asarray(x_true, dtype=np.float64), sigma)
+
+    def __call__(self, x_gen: np.ndarray, per_dimension: bool = False):
+        x_gen = np.asarray(x_gen, dtype=np.float64)
+        if len(x_gen) != self.T:
+            raise InputError(
+                f"D_H needs equal lengths, got {self.T} and {len(x_gen)}",
+                "generate as many steps as the ground truth has",
+            )
+        if not np.all(np.isfinite(x_gen)):
+            return float("nan")
+        q = _smoothed_spectrum(x_gen, self.sigma)
+        H = np.sqrt(np.clip(1.0 - np.sqrt(self.p * q).sum(axis=0), 0.0, 1.0))
+        return H if per_dimension else float(H.mean())
+
+
 def hellinger_spectrum(
     x_true: np.ndarray, x_gen: np.ndarray, sigma: float = 20.0, per_dimension: bool = False
 ):
@@ -147,27 +209,8 @@ def hellinger_spectrum(
     reflect, radius 4 sigma), p = S~ / sum S~; H = sqrt(1 - sum sqrt(p q)). Equal lengths required.
     Returns D_H in [0, 1] (NaN for a non-finite generated series), or the per-dimension values.
     """
-    from scipy.ndimage import gaussian_filter1d
-
     x_true, x_gen = _check_pair(x_true, x_gen)
-    if len(x_true) != len(x_gen):
-        raise InputError(
-            f"D_H needs equal lengths, got {len(x_true)} and {len(x_gen)}",
-            "generate as many steps as the ground truth has",
-        )
-    if not np.all(np.isfinite(x_gen)):
-        return float("nan")
-
-    def spectrum(x):
-        sd = x.std(axis=0)
-        u = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
-        S = np.abs(np.fft.rfft(u, axis=0)) ** 2
-        S = np.maximum(gaussian_filter1d(S, sigma, axis=0, mode="reflect", truncate=4.0), 0.0)
-        return S / S.sum(axis=0)
-
-    p, q = spectrum(x_true), spectrum(x_gen)
-    H = np.sqrt(np.clip(1.0 - np.sqrt(p * q).sum(axis=0), 0.0, 1.0))
-    return H if per_dimension else float(H.mean())
+    return SpectrumHellinger(x_true, sigma)(x_gen, per_dimension)
 
 
 def lyapunov_from_data(

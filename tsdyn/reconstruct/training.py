@@ -23,7 +23,7 @@ import torch
 
 from tsdyn.errors import InputError
 from tsdyn.reconstruct.alrnn import ALRNN
-from tsdyn.reconstruct.metrics import dstsp, hellinger_spectrum
+from tsdyn.reconstruct.metrics import BinnedDstsp, SpectrumHellinger, dstsp_gmm
 from tsdyn.runtime import Progress, null_progress
 
 __all__ = ["PRESETS", "ReconstructConfig", "TrainResult", "adaptive_alpha", "train_alrnn"]
@@ -146,6 +146,16 @@ def train_alrnn(
     parameters became non-finite (a run that diverges alone is frozen at its last finite state and
     reported in `diverged_at`).
     """
+    threads = torch.get_num_threads()
+    if torch.device(device).type == "cpu":
+        torch.set_num_threads(1)  # tiny tensors: torch's thread pool would fight numba's
+    try:
+        return _train(x, config, progress, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(x, config, progress, device) -> TrainResult:
     import time
 
     config.check()
@@ -171,6 +181,14 @@ def train_alrnn(
     data32 = np.ascontiguousarray(x, dtype=np.float32)
     eval_steps = T if cfg.eval_steps is None else min(int(cfg.eval_steps), T)
     x_eval = x[:eval_steps]
+    if N < 11:
+        score = BinnedDstsp(x_eval, cfg.n_bins)
+    else:
+
+        def score(g):
+            return dstsp_gmm(x_eval, g, cfg.gmm_sigma2)
+
+    spectrum_distance = SpectrumHellinger(x_eval, cfg.dh_sigma)
 
     alpha_runs = np.full(R, 1.0 if cfg.alpha is None else cfg.alpha, dtype=np.float64)
     alpha_set = np.zeros(R, dtype=bool) if cfg.alpha is None else np.ones(R, dtype=bool)
@@ -186,6 +204,7 @@ def train_alrnn(
     params = [model.a, model.W, model.h, model.L]
     started = time.perf_counter()
     batch = 0
+
     from tsdyn.kernels.rollout.cpu import alrnn_forced_loss_grad, noisy_windows
 
     for epoch in range(cfg.epochs):
@@ -245,8 +264,8 @@ def train_alrnn(
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             model_np = [p.detach().cpu().numpy().astype(np.float32) for p in params]
             gen = _free_run_observed(model_np, x[0].astype(np.float32), eval_steps, cfg.P, N)
-            ds = np.array([dstsp(x_eval, g, cfg.n_bins, cfg.gmm_sigma2) for g in gen])
-            dh = np.array([hellinger_spectrum(x_eval, g, cfg.dh_sigma) for g in gen])
+            ds = np.array([score(g) for g in gen])
+            dh = np.array([spectrum_distance(g) for g in gen])
             ds = np.where(active & np.isfinite(ds), ds, np.inf)
             improved = ds < best_dstsp
             if improved.any():

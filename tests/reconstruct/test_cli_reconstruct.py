@@ -1,0 +1,121 @@
+"""`tsdyn reconstruct` end to end: outputs, JSON, files as input, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+FAST = [
+    "--M",
+    "8",
+    "--epochs",
+    "2",
+    "--batches-per-epoch",
+    "3",
+    "--window",
+    "30",
+    "--tau",
+    "5",
+    "--eval-every",
+    "1",
+    "--transient",
+    "50",
+    "--device",
+    "cpu",
+]
+
+
+def test_help_shows_an_example(cli):
+    r = cli("reconstruct", "--help")
+    assert r.exit_code == 0
+    assert "tsdyn reconstruct lorenz63" in r.stdout and "--runs" in r.stdout
+
+
+def test_system_run_writes_every_output(cli):
+    r = cli(
+        "reconstruct",
+        "lorenz63",
+        *FAST,
+        "--runs",
+        "2",
+        "--train-steps",
+        "3000",
+        "--test-steps",
+        "2000",
+        "--out",
+        "run",
+        "--json",
+        "-q",
+    )
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    folder = Path("run")
+    for name in (
+        "metrics.json",
+        "config.json",
+        "symbols.json",
+        "free_run.csv",
+        "attractor.png",
+        "timeseries.png",
+        "symbolic_graph.png",
+        "model.safetensors",
+    ):
+        assert (folder / name).is_file(), name
+    assert len(doc["per_run"]["dstsp"]) == 2 and "mean" in doc["mean_sem"]["dh"]
+    assert set(doc["protocol"]) >= {"dstsp", "dh", "pe", "test", "selection"}
+    assert doc["floor"]["dh"] < 0.5
+    rows = (folder / "free_run.csv").read_text().splitlines()
+    assert rows[0] == "step,x,y,z,symbol" and len(rows) == 2001
+    symbols = json.loads((folder / "symbols.json").read_text())
+    assert symbols["used_regions"] == len(symbols["regions"]) and symbols["possible_regions"] == 4
+    assert (folder / "attractor.png").stat().st_size > 10_000
+
+
+def test_file_input_uses_its_last_rows_for_testing(cli, tmp_path):
+    from tsdyn.datasets.systems import simulate
+
+    table = simulate("rossler", 3000, seed=2)
+    path = tmp_path / "traj.csv"
+    np.savetxt(path, table.values, delimiter=",", header="a,b,c", comments="")
+    r = cli(
+        "reconstruct",
+        str(path),
+        *FAST,
+        "--P",
+        "1",
+        "--test-steps",
+        "1500",
+        "--out",
+        "f",
+        "--json",
+        "-q",
+    )
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["protocol"]["test"].startswith("1500 points") and doc["runs"] == 1
+    assert json.loads(Path("f/config.json").read_text())["model"]["P"] == 1
+
+
+def test_bad_input_exits_2_and_leaves_nothing(cli):
+    r = cli(
+        "reconstruct",
+        "lorenz63",
+        "--M",
+        "4",
+        "--P",
+        "3",
+        "--train-steps",
+        "500",
+        "--test-steps",
+        "500",
+        "--out",
+        "bad",
+        "-q",
+    )
+    assert r.exit_code == 2
+    assert "P" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not Path("bad").exists()
+    r = cli("reconstruct", "no_such_file.csv", "--out", "bad2", "-q")
+    assert r.exit_code == 2 and not Path("bad2").exists()

@@ -1,0 +1,105 @@
+"""Teacher-forced training: batched runs equal separate runs, schedule, divergence, GTF, learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tsdyn.datasets.systems import simulate
+from tsdyn.errors import InputError
+from tsdyn.reconstruct import ALRNNReconstructor, ReconstructConfig, train_alrnn
+from tsdyn.reconstruct.training import adaptive_alpha
+
+
+@pytest.fixture(scope="module")
+def lorenz():
+    x = simulate("lorenz63", 4000, 0.01, seed=0).values
+    return (x - x.mean(0)) / x.std(0)
+
+
+SMALL = dict(
+    M=8,
+    P=2,
+    window=30,
+    tau=5,
+    batch_size=4,
+    batches_per_epoch=5,
+    epochs=4,
+    eval_every=2,
+    eval_steps=1500,
+)
+
+
+def test_batched_runs_equal_separate_runs(lorenz):
+    both = train_alrnn(lorenz, ReconstructConfig(**SMALL, runs=2, seed=5))
+    alone = train_alrnn(lorenz, ReconstructConfig(**SMALL, runs=1, seed=6))
+    for name in "aWhL":
+        assert torch.equal(getattr(both.model, name)[1], getattr(alone.model, name)[0])
+    assert both.best_epoch[1] == alone.best_epoch[0]
+    assert both.best_dstsp[1] == alone.best_dstsp[0]
+    assert both.final_loss[1] == alone.final_loss[0]
+    first = train_alrnn(lorenz, ReconstructConfig(**SMALL, runs=1, seed=5))
+    assert torch.equal(both.model.W[0], first.model.W[0])
+    assert not torch.equal(both.model.W[0], both.model.W[1])
+
+
+def test_learning_rate_decays_geometrically_to_the_end_value(lorenz):
+    cfg = ReconstructConfig(**{**SMALL, "eval_every": 1}, lr_start=1e-3, lr_end=1e-5)
+    res = train_alrnn(lorenz, cfg)
+    lrs = np.array([h["lr"] for h in res.history])
+    assert lrs[-1] == pytest.approx(1e-5, rel=1e-9)
+    ratios = lrs[1:] / lrs[:-1]
+    assert np.allclose(ratios, (1e-5 / 1e-3) ** (1 / cfg.epochs), rtol=1e-9)
+
+
+def test_training_lowers_the_loss_and_selects_the_best_checkpoint(lorenz):
+    cfg = ReconstructConfig(
+        **{**SMALL, "epochs": 20, "batches_per_epoch": 10}, lr_start=2e-2, lr_end=1e-4
+    )
+    res = train_alrnn(lorenz, cfg)
+    losses = [h["loss"][0] for h in res.history]
+    assert losses[-1] < 0.4 * losses[0]
+    scores = np.array([h["dstsp"][0] for h in res.history])
+    assert res.best_dstsp[0] == pytest.approx(np.nanmin(scores))
+    assert res.best_epoch[0] == res.history[int(np.nanargmin(scores))]["epoch"]
+
+
+def test_non_finite_parameters_stop_training_with_a_message(lorenz):
+    cfg = ReconstructConfig(**SMALL, lr_start=1e6, lr_end=1e5, runs=2)
+    with pytest.raises(InputError, match="non-finite"):
+        train_alrnn(lorenz * 1e3, cfg)
+
+
+def test_generalised_teacher_forcing_adapts_alpha(lorenz):
+    cfg = ReconstructConfig(**SMALL, forcing="gtf")
+    res = train_alrnn(lorenz, cfg)
+    alphas = np.array([h["alpha"][0] for h in res.history])
+    assert np.all((alphas >= 0) & (alphas <= 1))
+    fixed = train_alrnn(lorenz, ReconstructConfig(**SMALL, forcing="gtf", alpha=0.2))
+    assert all(h["alpha"][0] == 0.2 for h in fixed.history)
+
+
+def test_adaptive_alpha_formula():
+    a = np.array([0.5, 0.5])
+    W = np.array([[1.5, 0.0], [0.0, 0.0]])  # ||J|| = 2 in region "1", 0.5... in region "0"
+    codes = np.array([[1, 1, 1, 1], [0, 0, 0, 0]])
+    # P = 1: region 1 has J = diag(2, 0.5) (norm 2), region 0 has diag(2, 0.5) too (unit 1 is
+    # linear); so alpha* = 1 - 1/2
+    assert adaptive_alpha(a, W, 1, codes) == pytest.approx(0.5)
+    assert adaptive_alpha(a, np.zeros((2, 2)), 1, codes) == 0.0
+
+
+def test_estimator_fit_evaluate_save_load(lorenz, tmp_path):
+    rec = ALRNNReconstructor(**SMALL, runs=2).fit(lorenz[:3000] * 3 + 1, dt=0.01)
+    report = rec.evaluate(lorenz[3000:] * 3 + 1, transient=100, lyapunov_steps=500)
+    per = report["per_run"]
+    assert len(per["dstsp"]) == 2 and report["mean"]["dh"]["n"] <= 2
+    assert all(1 <= r <= 4 for r in per["regions"])
+    rec.save(tmp_path)
+    back = ALRNNReconstructor.load(tmp_path)
+    x0 = lorenz[0] * 3 + 1
+    assert np.allclose(back.simulate(50, x0), rec.simulate(50, x0), atol=1e-5)
+    code = back.symbolic_code(run=1, steps=2000)
+    assert code["used_regions"] == len(code["regions"]) <= 4
+    assert np.allclose(np.sum(code["transition_matrix"]["probabilities"], axis=1), 1)
