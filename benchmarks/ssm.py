@@ -38,6 +38,8 @@ from tsdyn.ssm import (  # noqa: E402
     diag_init,
     discretize,
     discretize_diag,
+    dplr_kernel,
+    dplr_step,
     krylov,
     log_discrete_diag,
     nplr,
@@ -113,7 +115,7 @@ def checks() -> list[dict]:
         A, B = transition(m, N, window=2.0)
         for method in ("zoh", "bilinear"):
             for dt in (0.002, 0.004):
-                dA, dB = discretize(torch.tensor(A), torch.tensor(B), torch.tensor(dt), method)
+                dA, dB = discretize(torch.tensor(A), torch.tensor(B), dt, method)
                 K = krylov(1200, dA, dB, torch.tensor(C)[None])[0].numpy()
                 spikes[f"{m} {method} {dt}"] = int(20 + np.argmax(np.abs(K[20:])))
     add(
@@ -122,7 +124,7 @@ def checks() -> list[dict]:
         spikes,
         "fout zoh 998/499, bilinear 1005/504; legt zoh 999/499, bilinear 1005/505",
     )
-    Nd, L, dt = 64, 1024, torch.tensor(0.01)
+    Nd, L, dt = 64, 1024, 0.01
     A, B = transition("legs", Nd)
     P = rank_correction("legs", Nd)
     C = np.random.default_rng(0).normal(size=Nd)
@@ -140,10 +142,35 @@ def checks() -> list[dict]:
         )
         c7[method] = float((Kd - Kv).abs().max())
     add(
-        "C7",
+        "C7a",
         "dense Krylov vs diagonal Vandermonde (S4D-LegS normal part), N=64, L=1024",
         c7,
-        "1e-10 (note: DPLR 2.7e-15)",
+        "1e-10",
+    )
+    Vf = np.concatenate([d.V, d.V.conj()], 1)
+    lam_f = torch.tensor(np.concatenate([d.Lambda, d.Lambda.conj()]))
+    P_e = torch.tensor(Vf.conj().T @ P.T)
+    B_e = torch.tensor(Vf.conj().T @ B)
+    K_dplr = dplr_kernel(L, lam_f, P_e, B_e, torch.tensor(C @ Vf), 0.01)
+    dA, dB = discretize(torch.tensor(A), torch.tensor(B), 0.01, "bilinear")
+    K_dense = krylov(L, dA, dB, torch.tensor(C)[None])[0]
+    add(
+        "C7",
+        "DPLR generating function (LegS itself) vs dense bilinear Krylov, N=64, L=1024",
+        float((K_dplr - K_dense).abs().max()),
+        "2.7e-15",
+    )
+    A_e = torch.diag(lam_f) - P_e @ P_e.conj().T
+    dA_e, dB_e = discretize(A_e, B_e, 0.05, "bilinear")
+    rng = np.random.default_rng(1)
+    x = torch.tensor(rng.normal(size=(3, Nd)) + 1j * rng.normal(size=(3, Nd)))
+    u7 = torch.full((3,), 0.7, dtype=torch.float64)
+    err = (dplr_step(x, u7, lam_f, P_e, B_e, 0.05) - (x @ dA_e.T + dB_e * u7[:, None])).abs().max()
+    add(
+        "C7b",
+        "O(N) DPLR bilinear step vs dense bilinear step, LegS N=64, dt=0.05",
+        float(err),
+        "9e-16 (N=32)",
     )
     c8 = {}
     torch.manual_seed(0)
@@ -215,7 +242,7 @@ def checks() -> list[dict]:
     c12 = {}
     for m, win in (("fout", 2.0), ("legs", 1.0)):
         A, B = transition(m, 256, window=win)
-        dA, dB = discretize(torch.tensor(A), torch.tensor(B), torch.tensor(0.002), "zoh")
+        dA, dB = discretize(torch.tensor(A), torch.tensor(B), 0.002, "zoh")
         K = krylov(4000, dA, dB).numpy()
         u = white_signal(4000, 1e-3, 100, batch=1280, seed=0)
         X = np.concatenate([u @ K[:, ::-1].T, np.ones((1280, 1))], 1)

@@ -47,7 +47,7 @@ def test_diagonal_equals_dense_on_a_diagonal_matrix(method):
     a, b = discretize_diag(lam, B, 0.3, method)
     np.testing.assert_allclose(np.diag(dA), a, atol=1e-13)
     np.testing.assert_allclose(dB, b, atol=1e-13)
-    log_a = log_discrete_diag(torch.tensor(lam), torch.tensor(0.3), method).numpy()
+    log_a = log_discrete_diag(torch.tensor(lam), 0.3, method).numpy()
     np.testing.assert_allclose(np.exp(log_a), a, atol=1e-13)
 
 

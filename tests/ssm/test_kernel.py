@@ -7,6 +7,8 @@ import torch
 from tsdyn.ssm import (
     discretize,
     discretize_diag,
+    dplr_kernel,
+    dplr_step,
     fft_conv,
     krylov,
     log_discrete_diag,
@@ -58,7 +60,7 @@ def test_c6_window_two_puts_the_delay_spike_at_two_over_dt(measure, readout, exp
     A, B = transition(measure, N, window=2.0)
     C = torch.tensor(readout(N))[None]
     for (method, dt), spike in expect.items():
-        dA, dB = discretize(torch.tensor(A), torch.tensor(B), torch.tensor(dt), method)
+        dA, dB = discretize(torch.tensor(A), torch.tensor(B), dt, method)
         K = krylov(1200, dA, dB, C)[0].numpy()
         assert 20 + np.argmax(np.abs(K[20:])) == spike, (method, dt)
     if measure == "legt":  # Padé approximant of a pure delay: nothing passes at lag 0
@@ -67,7 +69,7 @@ def test_c6_window_two_puts_the_delay_spike_at_two_over_dt(measure, readout, exp
 
 def test_c6b_s4d_lin_kernel_is_periodic_with_period_two_over_dt():
     half, tau = 512, 1000
-    dt = torch.tensor(2.0 / tau)
+    dt = 2.0 / tau
     for re, spike, height in [(0.0, 1000, 1.1806), (-0.5, 999, 0.4344)]:
         lam = torch.tensor(re + 1j * np.pi * np.arange(half))
         _, dB = discretize_diag(lam, torch.ones(half, dtype=torch.complex128), dt, "zoh")
@@ -83,7 +85,7 @@ def test_c6b_s4d_lin_kernel_is_periodic_with_period_two_over_dt():
 @pytest.mark.parametrize("method", ["bilinear", "zoh"])
 def test_c7_dense_krylov_equals_diagonal_vandermonde(method):
     """LegS normal part (S4D-LegS) in dense form vs its eigenbasis, N=64, L=1024, Δ=0.01."""
-    N, L, dt = 64, 1024, torch.tensor(0.01)
+    N, L, dt = 64, 1024, 0.01
     A, B = transition("legs", N)
     P = rank_correction("legs", N)
     C = np.random.default_rng(0).normal(size=N)
@@ -164,3 +166,37 @@ def test_vandermonde_equals_explicit_power_sum(L):
     # float32 within the tolerance of the s4 extension tests (1e-4 relative)
     K32 = vandermonde(L, log_dA.to(torch.complex64), CB.to(torch.complex64)).double()
     assert ((K32 - 2 * ref.real).abs().max() / ref.real.abs().max()) < 1e-4
+
+
+def _legs_eigenbasis(N):
+    """Full eigenbasis of the LegS NPLR form: A = V (diag(Λ) - P̃ P̃ᴴ) Vᴴ."""
+    A, B = transition("legs", N)
+    P = rank_correction("legs", N)
+    d = nplr("legs", N)
+    V = np.concatenate([d.V, d.V.conj()], 1)
+    lam = np.concatenate([d.Lambda, d.Lambda.conj()])
+    Vh = V.conj().T
+    return A, B, V, torch.tensor(lam), torch.tensor(Vh @ P.T), torch.tensor(Vh @ B)
+
+
+def test_c7_dplr_generating_function_equals_dense_bilinear_powers():
+    """S4 Algorithm 1 on LegS itself (not its normal part), N=64, L=1024, Δ=0.01 (note C7)."""
+    N, L, dt = 64, 1024, 0.01
+    A, B, V, lam, P, Bt = _legs_eigenbasis(N)
+    C = np.random.default_rng(0).normal(size=N)
+    K = dplr_kernel(L, lam, P, Bt, torch.tensor(C @ V), dt)
+    dA, dB = discretize(torch.tensor(A), torch.tensor(B), dt, "bilinear")
+    K_dense = krylov(L, dA, dB, torch.tensor(C)[None])[0]
+    assert (K - K_dense).abs().max() < 1e-12
+
+
+def test_c7b_dplr_step_equals_dense_bilinear_step():
+    N, dt = 32, 0.05
+    _, _, _, lam, P, Bt = _legs_eigenbasis(N)
+    A_e = torch.diag(lam) - P @ P.conj().T
+    dA, dB = discretize(A_e, Bt, dt, "bilinear")
+    rng = np.random.default_rng(1)
+    x = torch.tensor(rng.normal(size=(3, N)) + 1j * rng.normal(size=(3, N)))
+    u = torch.tensor([0.7, -0.2, 1.0], dtype=torch.float64)
+    ref = x @ dA.T + dB * u[:, None]
+    assert (dplr_step(x, u, lam, P, Bt, dt) - ref).abs().max() < 1e-12

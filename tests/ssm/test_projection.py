@@ -84,7 +84,7 @@ def test_c12_frozen_fout_least_squares_readout():
     least-squares readout of the final state: test MSE 7.5e-3 within 20% (note C12)."""
     N, dt, L = 256, 0.002, 4000
     A, B = transition("fout", N, window=2.0)
-    dA, dB = discretize(torch.tensor(A), torch.tensor(B), torch.tensor(dt), "zoh")
+    dA, dB = discretize(torch.tensor(A), torch.tensor(B), dt, "zoh")
     K = krylov(L, dA, dB).numpy()  # [N, L]
     u = white_signal(L, 1e-3, 100, batch=1280, seed=0)
     X = np.concatenate([u @ K[:, ::-1].T, np.ones((1280, 1))], 1)  # final state + bias

@@ -3,7 +3,7 @@
 - `transition`, `rank_correction`, `nplr`, `diag_init`, `basis`: HiPPO matrices (hippo.py).
 - `discretize`, `discretize_diag`: Euler, backward Euler, bilinear, ZOH (discretize.py).
 - `HiPPO(measure, N, window).project(signal)` / `.reconstruct(coeffs, lags)` (projection.py).
-- `krylov`, `vandermonde`, `fft_conv`: SSM convolution kernels (kernel.py).
+- `krylov`, `vandermonde`, `dplr_kernel`/`dplr_step`, `fft_conv`: SSM kernels (kernel.py).
 - `S4D`, `LSSL` layers and their linear cores `DiagonalSSM`, `DenseSSM` (layers.py).
 - `SSMForecastNet`: the deep SSM forecaster behind `tsdyn ssm fit` and `forecast --model s4d`.
 """
@@ -19,7 +19,7 @@ from tsdyn.ssm.hippo import (
     rank_correction,
     transition,
 )
-from tsdyn.ssm.kernel import fft_conv, krylov, vandermonde
+from tsdyn.ssm.kernel import dplr_kernel, dplr_step, fft_conv, krylov, vandermonde
 from tsdyn.ssm.layers import LSSL, S4D, DenseSSM, DiagonalSSM, log_uniform_dt
 from tsdyn.ssm.models import LAYERS, SSMForecastNet
 from tsdyn.ssm.projection import HiPPO, white_signal
@@ -40,6 +40,8 @@ __all__ = [
     "diag_init",
     "discretize",
     "discretize_diag",
+    "dplr_kernel",
+    "dplr_step",
     "fft_conv",
     "krylov",
     "log_discrete_diag",

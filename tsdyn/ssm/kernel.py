@@ -6,6 +6,9 @@
 - `fft_conv`: ``y = irfft(rfft(u, 2L) · rfft(K̄, 2L))[:L] + D u`` (causal, no wrap-around).
 - `diag_state_kernels`: the initial-state response and the final state of a diagonal SSM over a
   chunk (note 1.7, state forwarding).
+- `dplr_kernel`, `dplr_step`: S4's diagonal-plus-low-rank bilinear kernel (generating function at the
+  roots of unity, Cauchy sums, Woodbury) and its O(N) recurrent step (S4 Algorithm 1, note 1.8),
+  in the full eigenbasis of `tsdyn.ssm.nplr`: ``A = diag(Λ) - P Pᴴ``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 
 import torch
 
-__all__ = ["diag_state_kernels", "fft_conv", "krylov", "vandermonde"]
+__all__ = ["diag_state_kernels", "dplr_kernel", "dplr_step", "fft_conv", "krylov", "vandermonde"]
 
 
 def krylov(
@@ -139,3 +142,70 @@ def fft_conv(u: torch.Tensor, K: torch.Tensor, D: torch.Tensor | None = None) ->
         if D is not None:
             y = y + D.unsqueeze(-1) * u
     return y
+
+
+def dplr_kernel(L: int, Lambda, P, B, C, dt) -> torch.Tensor:
+    """Bilinear kernel of ``A = diag(Λ) - P Pᴴ`` without forming Ā (S4 Algorithm 1).
+
+    ``K̂(ω) = 2/(1+ω) [k00 - k01 (I + k11)^{-1} k10]`` at ``ω_k = e^{-2πik/L}``, with the Cauchy sums
+    ``k_ij = Σ_n v_ij,n / (g(ω) - Λ_n)``, ``g(ω) = (2/Δ)(1-ω)/(1+ω)``, ``v00 = C̃ B``, ``v01 = C̃ P``,
+    ``v10 = Pᴴ B``, ``v11 = Pᴴ P``; then ``K̄ = ifft(K̂)``. ``C̃ = C (I - Ā^L)`` is what S4 stores as its
+    C parameter; here it is computed from C with a dense power (O(N³ log L): a reference path).
+
+    Parameters
+    ----------
+    L : int
+    Lambda : Tensor [N], complex
+    P : Tensor [N, r], complex
+    B, C : Tensor [N], complex
+    dt : float
+
+    Returns
+    -------
+    Tensor [L], real
+    """
+    N = Lambda.shape[-1]
+    eye = torch.eye(N, dtype=Lambda.dtype, device=Lambda.device)
+    A = torch.diag(Lambda) - P @ P.conj().T
+    dA = torch.linalg.solve(eye - dt / 2 * A, eye + dt / 2 * A)
+    Ct = C @ (eye - torch.linalg.matrix_power(dA, L))  # [N]
+    k = torch.arange(L, device=Lambda.device, dtype=Lambda.real.dtype)
+    omega = torch.exp(-2j * math.pi * k / L)  # [L], roots of unity
+    # 2/((1+ω)(g-λ)) = Δ/((1-ω) - (1+ω)Δλ/2): finite at ω = -1 (note 1.8)
+    r = dt / ((1 - omega)[:, None] - (1 + omega)[:, None] * (dt / 2) * Lambda)  # [L, N]
+    k00 = r @ (Ct * B)  # [L]
+    k01 = r @ (Ct[:, None] * P)  # [L, R]
+    k10 = r @ (P.conj() * B[:, None])  # [L, R]
+    k11 = torch.einsum("ln,nr,ns->lrs", r, P.conj(), P)  # [L, R, R]
+    # the sums carry the 2/(1+ω) factor already: Woodbury with I + (1+ω)/2 k11
+    half = ((1 + omega) / 2)[:, None, None]
+    eye_r = torch.eye(P.shape[-1], dtype=Lambda.dtype, device=Lambda.device)
+    corr = torch.linalg.solve(eye_r + half * k11, k10.unsqueeze(-1))[..., 0]  # [L, R]
+    K_hat = k00 - (k01 * corr).sum(-1) * (1 + omega) / 2
+    return torch.fft.ifft(K_hat).real
+
+
+def dplr_step(x, u, Lambda, P, B, dt):
+    """One bilinear step in O(N r): ``x' = (2/Δ - A)^{-1}[(2/Δ + A) x + 2 B u]`` (note 1.8).
+
+    ``z = E x - P (Pᴴ x) + 2 B u`` with ``E = 2/Δ + Λ``, then ``x' = D (z - P R z)`` with
+    ``D = 1/(2/Δ - Λ)`` and ``R = (I + Pᴴ D P)^{-1} Pᴴ D`` (Woodbury).
+
+    Parameters
+    ----------
+    x : Tensor [..., N], complex
+    u : Tensor [...], real or complex
+    Lambda : Tensor [N]; P : Tensor [N, r]; B : Tensor [N]
+    dt : float
+
+    Returns
+    -------
+    Tensor [..., N]
+    """
+    D = 1 / (2 / dt - Lambda)  # [N]
+    E = 2 / dt + Lambda
+    PH = P.conj().T  # [r, N]
+    eye_r = torch.eye(P.shape[-1], dtype=Lambda.dtype, device=Lambda.device)
+    R = torch.linalg.solve(eye_r + (PH * D) @ P, PH * D)  # [r, N]
+    z = E * x - (x @ PH.T) @ P.T + 2 * B * u[..., None]
+    return D * (z - (z @ R.T) @ P.T)
