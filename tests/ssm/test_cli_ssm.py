@@ -114,6 +114,7 @@ def test_fit_trains_s4d_and_reports_timescales(cli, small_csv):
     layer = m["timescales"]["layers"][0]
     assert 1e-3 <= layer["dt_init_median"] <= 1e-1
     assert m["time_unit"] == "1h" and layer["timescale_median_time"].endswith(" h")
+    assert m["timescales"]["modes"]["max_abs_diff"] < 1e-4
     rows = Path("f/timescales.csv").read_text().splitlines()
     assert rows[0].startswith("layer,channel,mode,dt,dt_init") and len(rows) == 1 + 4 * 2
     for name in ("model.safetensors", "kernels.npz", "kernels.png", "dt_hist.png", "config.json"):

@@ -480,6 +480,7 @@ def fit(
         net = forecaster.model_.inner
         unit = _time_unit(table.freq)
         report = _timescales(run, net, unit, seq_len + pred_len)
+        report["modes"] = _mode_check(forecaster)
         tr = forecaster.train_result_
         metrics = {
             "data": table.label,
@@ -515,8 +516,39 @@ def fit(
                 + f", mode half-life median {r['half_life_median_samples']:.3g} samples, "
                 f"kernel 95% energy within {r['kernel_95_energy_median']:.0f} lags"
             )
+        lines.append(
+            f"conv vs recurrent (streaming) on {report['modes']['windows']} test windows: "
+            f"max |diff| {report['modes']['max_abs_diff']:.2g}"
+        )
         lines.append(f"run folder: {run.folder.path}")
         run.finish(metrics, "\n".join(lines))
+
+
+def _mode_check(forecaster) -> dict[str, Any]:
+    """Convolution vs recurrent (scan) output of the trained model on up to 8 test windows.
+
+    The kernel spans the whole input (L + H), so nothing is truncated and both modes must agree
+    (research note 1.7, issue #135 of state-spaces/s4).
+    """
+    import torch
+
+    x, _, _ = forecaster.predict_windows("test")
+    xb = torch.as_tensor(x[:8])
+    net = forecaster.model_.inner
+    mode = net.mode
+    try:
+        with torch.no_grad():
+            net.mode = "conv"
+            conv = net(xb)
+            net.mode = "recurrent"
+            rec = net(xb)
+    finally:
+        net.mode = mode
+    return {
+        "windows": int(xb.shape[0]),
+        "max_abs_diff": float((conv - rec).abs().max()),
+        "max_abs_output": float(conv.abs().max()),
+    }
 
 
 def _fmt_time(samples: float, unit) -> str | None:
