@@ -171,3 +171,15 @@ def test_fit_bad_input_exits_2(cli, small_csv, args, words):
     assert r.exit_code == 2
     assert words in r.stderr
     assert not Path("bad").exists()
+
+
+def test_forecast_model_s4d_is_the_same_model_as_ssm_fit(cli, small_csv):
+    """`tsdyn forecast --model s4d` and `tsdyn ssm fit` train the same model through the same loop."""
+    path, _ = small_csv
+    common = ["-L", "24", "-H", "8", "--epochs", "1", "--threads", "1", "-q", "--json"]
+    a = cli("ssm", "fit", path, *common, "--out", "a")
+    b = cli("forecast", path, "--model", "s4d", *common, "--out", "b")
+    assert a.exit_code == 0 and b.exit_code == 0, a.stderr + b.stderr
+    fit_mse = json.loads(a.stdout)["test"]["mse"]
+    forecast_mse = json.loads(b.stdout)["horizons"]["8"]["mse"]
+    assert fit_mse == pytest.approx(forecast_mse, rel=1e-6)
