@@ -26,7 +26,7 @@ COUNTERS = ("comparisons", "pruned_kim", "pruned_keogh_eq", "pruned_keogh_ec", "
 
 
 @numba.njit(cache=True, nogil=True)
-def _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats):
+def _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats, hint):
     """Nearest representative within eps of cell s: (index into reps or -1, squared distance).
 
     Cascade per representative (UCR suite order): LB_Kim, LB_Keogh(query, rep envelope),
@@ -36,33 +36,36 @@ def _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, st
     x = C[s]
     best = eps_sq
     best_t = -1
-    for t in range(K):
+    for step in range(K):
+        # the hinted representative first (a likely match makes `best` small early), then the rest
+        t = hint if step == 0 and hint >= 0 else (step - 1 if hint >= 0 and step <= hint else step)
         q = reps[t]
         y = C[q]
         stats[0] += 1
         if lb_kim_sq(x, y) > best:
             stats[1] += 1
             continue
-        if lb_keogh_suffix(x, lower[t], upper[t], cb) > best:
+        if lb_keogh_sq(x, lower[t], upper[t], best) > best:  # early exit; most stop here
             stats[2] += 1
             continue
         if lb_keogh_sq(y, slower, supper, best) > best:
             stats[3] += 1
             continue
+        lb_keogh_suffix(x, lower[t], upper[t], cb)  # the same terms, kept for abandoning
         d, cells = dtw_sq_cb(x, y, r, best, buf, cb)
         stats[4] += 1
         stats[6] += cells
         if d > best:
             stats[5] += 1
             continue
-        if d < best or best_t == -1:
+        if d < best or (d == best and (best_t == -1 or t < best_t)):
             best = d
             best_t = t
     return best_t, best
 
 
 @numba.njit(cache=True)
-def _leader(C, order, r, eps_sq, reps, lower, upper, K0, symbols, dist, stats):
+def _leader(C, order, r, eps_sq, reps, lower, upper, K0, symbols, dist, stats, hints):
     """Visit cells in `order`; each joins its nearest representative within eps or founds one."""
     w = C.shape[1]
     buf = np.empty(2 * r + 3)
@@ -73,7 +76,7 @@ def _leader(C, order, r, eps_sq, reps, lower, upper, K0, symbols, dist, stats):
     for idx in range(order.shape[0]):
         s = order[idx]
         envelope_into(C[s], r, slower, supper)
-        t, d = _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats)
+        t, d = _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats, hints[s])
         if t < 0:
             reps[K] = s
             lower[K] = slower
@@ -97,7 +100,8 @@ def leader_symbols(C: np.ndarray, order: np.ndarray, r: int, eps: float):
     lower, upper = np.empty((N, w)), np.empty((N, w))
     symbols, dist = np.empty(N, np.int64), np.empty(N)
     stats = np.zeros(len(COUNTERS), np.int64)
-    K = _leader(C, order, r, eps * eps, reps, lower, upper, 0, symbols, dist, stats)
+    hints = np.full(N, -1, np.int64)
+    K = _leader(C, order, r, eps * eps, reps, lower, upper, 0, symbols, dist, stats, hints)
     return symbols, dist, reps[:K].copy(), stats
 
 
@@ -145,14 +149,18 @@ def refine_symbols(
     for _ in range(passes):
         K = int(symbols.max()) + 1
         new_reps = _medoid_proxies(C, symbols, K, r, stats)
-        new_reps = new_reps[new_reps >= 0]
+        valid = new_reps >= 0
+        position = np.cumsum(valid) - 1
+        new_reps = new_reps[valid]
         reps = np.empty(N, np.int64)
         reps[: len(new_reps)] = new_reps
         lower, upper = np.empty((N, w)), np.empty((N, w))
         for t, q in enumerate(new_reps):
             envelope_into(C[q], r, lower[t], upper[t])
+        # the new representative of a cell's old symbol is tried first
+        hints = np.where(valid[symbols], position[symbols], -1)
         symbols = np.empty(N, np.int64)
-        K = _leader(C, order, r, eps * eps, reps, lower, upper, len(new_reps), symbols, dist, stats)
+        K = _leader(C, order, r, eps * eps, reps, lower, upper, len(new_reps), symbols, dist, stats, hints)
         used, symbols = np.unique(symbols, return_inverse=True)  # drop symbols left empty
         reps = reps[used]
     return symbols, dist, reps
