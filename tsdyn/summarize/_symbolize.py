@@ -76,7 +76,9 @@ def _leader(C, order, r, eps_sq, reps, lower, upper, K0, symbols, dist, stats, h
     for idx in range(order.shape[0]):
         s = order[idx]
         envelope_into(C[s], r, slower, supper)
-        t, d = _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats, hints[s])
+        t, d = _nearest(
+            s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats, hints[s]
+        )
         if t < 0:
             reps[K] = s
             lower[K] = slower
@@ -160,7 +162,9 @@ def refine_symbols(
         # the new representative of a cell's old symbol is tried first
         hints = np.where(valid[symbols], position[symbols], -1)
         symbols = np.empty(N, np.int64)
-        K = _leader(C, order, r, eps * eps, reps, lower, upper, len(new_reps), symbols, dist, stats, hints)
+        K = _leader(
+            C, order, r, eps * eps, reps, lower, upper, len(new_reps), symbols, dist, stats, hints
+        )
         used, symbols = np.unique(symbols, return_inverse=True)  # drop symbols left empty
         reps = reps[used]
     return symbols, dist, reps
