@@ -29,6 +29,15 @@ from pathlib import Path
 import torch
 
 ROWS: list[dict] = []
+STATE: dict = {"json_out": None, "info": {}}
+
+
+def save():
+    """Write what was measured so far (a run cut short by a time limit keeps its rows)."""
+    if STATE["json_out"] is not None:
+        STATE["json_out"].parent.mkdir(parents=True, exist_ok=True)
+        doc = dict(info=STATE["info"], rows=ROWS)
+        STATE["json_out"].write_text(json.dumps(doc, indent=1, default=str))
 
 
 def log(*args):
@@ -49,6 +58,7 @@ def add(impl, shape, dtype, mode, ms, nbytes, bw, **extra):
         **extra,
     )
     ROWS.append(row)
+    save()
     frac = f"{row['frac_copy']:.1%}" if row["frac_copy"] is not None else "-"
     log(f"{impl:28s} {shape!s:24s} {dtype:10s} {mode:8s} {ms:9.3f} ms {gbs:8.1f} GB/s {frac}")
     return row
@@ -452,6 +462,7 @@ def ssm_fft(u, dt, A, B, C, D):
 
 def gpu_main(args):
     info = env_record()
+    STATE["info"] = info
     log(json.dumps(info))
     ms, bw = copy_bandwidth()
     info["copy_ms_4GiB"] = ms
@@ -469,6 +480,7 @@ def gpu_main(args):
                 time_cumsum(Bn, T, D, bw)
             if T == 4096 and not args.no_assoc:
                 time_assoc(Bn, T, D, bw)
+        time_tsdyn(16, 65536, 256, torch.float32, bw, tag="tsdyn-triton split=4", segments=4)
         time_tsdyn(1, 1 << 20, 64, torch.float32, bw)
         time_accel(1, 1 << 20, 64, bw)
         for dtype in (torch.bfloat16, torch.complex64):
@@ -573,6 +585,7 @@ def main():
     p.add_argument("--ssm-T", type=int, nargs="*", default=[1024, 4096, 16384, 65536])
     p.add_argument("--json-out", type=Path, default=Path(__file__).parent / "results" / "scan.json")
     args = p.parse_args()
+    STATE["json_out"] = args.json_out
     if args.cpu:
         info = cpu_main(args)
     else:

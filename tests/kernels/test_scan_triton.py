@@ -104,7 +104,8 @@ def test_gpu_forward_backward(dtype, a_shape, reverse, segments, T):
     gen = torch.Generator().manual_seed(T)
     Bn, D = 3, 37
     shape = {"tv": (Bn, T, D), "lti_d": (D,), "lti_bd": (Bn, D)}[a_shape]
-    a = draw("unit", shape, gen, dtype, "cuda").requires_grad_()
+    # slow decay: a wrong carry between segments would show everywhere
+    a = draw("slow", shape, gen, dtype, "cuda").requires_grad_()
     b = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda().requires_grad_()
     h0 = torch.randn(Bn, D, generator=gen).to(dtype).cuda().requires_grad_()
     gy = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
@@ -228,11 +229,14 @@ def check_interpreter_scan(dtype):
     Bn, T, D = 2, 45, 5
     w = wide_dtype(dtype)
     tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    tk.TUNE["tile_elems"] = 64  # tiles of 16 steps, so that 3 segments really split time
     for a_shape in ("tv", "lti"):
         for reverse in (False, True):
             for segments in (1, 3):
+                assert tk.plan(Bn, T, D, 4, False, segments=segments)[3] == segments
                 shape = (Bn, T, D) if a_shape == "tv" else (Bn, D)
-                a = draw("negative" if reverse else "unit", shape, gen, dtype, "cpu")
+                kind = ("one" if segments > 1 else "negative") if reverse else "slow"
+                a = draw(kind, shape, gen, dtype, "cpu")
                 b = torch.randn(Bn, T, D, generator=gen).to(dtype)
                 h0 = torch.randn(Bn, D, generator=gen).to(dtype)
                 gy = torch.randn(Bn, T, D, generator=gen).to(dtype)

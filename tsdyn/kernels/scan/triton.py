@@ -45,6 +45,131 @@ def _last_row(x, r, BT: tl.constexpr):
 
 
 @triton.jit
+def _tile_real(
+    a_ptr,
+    x_ptr,
+    hs_ptr,
+    row0,
+    k,
+    k_end,
+    T,
+    D,
+    d,
+    dm,
+    a_c,
+    h0,
+    A_TV: tl.constexpr,
+    HAS_H0: tl.constexpr,
+    REV: tl.constexpr,
+    BWD: tl.constexpr,
+    LOAD_H: tl.constexpr,
+    WT: tl.constexpr,
+):
+    """Loads of one [BT, BD] tile at walk steps k: coefficients, inputs, previous states."""
+    km = k < k_end
+    if REV:
+        t = T - 1 - k
+    else:
+        t = k
+    m = km[:, None] & dm[None, :]
+    offs = (row0 + t)[:, None] * D + d[None, :]
+    x = tl.load(x_ptr + offs, mask=m, other=0.0).to(WT)
+    if A_TV:
+        if BWD:
+            # coefficient of step k is conj(a) at the time of step k - 1 of this walk
+            if REV:
+                tp = t + 1
+            else:
+                tp = t - 1
+            am = m & (k >= 1)[:, None]
+            a = tl.load(a_ptr + (row0 + tp)[:, None] * D + d[None, :], mask=am, other=0.0)
+            a = tl.where(km[:, None], a.to(WT), 1.0)
+        else:
+            a = tl.load(a_ptr + offs, mask=m, other=1.0).to(WT)
+    else:
+        a = tl.where(km[:, None], a_c[None, :], 1.0)
+    hp = x
+    if LOAD_H:
+        # previous state h_{t-1} of the forward recurrence = the state at walk step k + 1
+        if REV:
+            tq = t - 1
+        else:
+            tq = t + 1
+        hm = m & (k + 1 < T)[:, None]
+        hp = tl.load(hs_ptr + (row0 + tq)[:, None] * D + d[None, :], mask=hm, other=0.0)
+        hp = hp.to(WT)
+        if HAS_H0:
+            hp = tl.where((k + 1 == T)[:, None], h0[None, :], hp)
+    return a, x, hp
+
+
+@triton.jit
+def _tile_cplx(
+    a_ptr,
+    x_ptr,
+    hs_ptr,
+    row0,
+    k,
+    k_end,
+    T,
+    D,
+    d,
+    dm,
+    acr,
+    aci,
+    h0r,
+    h0i,
+    A_TV: tl.constexpr,
+    HAS_H0: tl.constexpr,
+    REV: tl.constexpr,
+    BWD: tl.constexpr,
+    LOAD_H: tl.constexpr,
+    WT: tl.constexpr,
+):
+    two = tl.arange(0, 2)
+    km = k < k_end
+    if REV:
+        t = T - 1 - k
+    else:
+        t = k
+    m3 = (km[:, None] & dm[None, :])[:, :, None]
+    offs = ((row0 + t)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
+    xr, xi = tl.split(tl.load(x_ptr + offs, mask=m3, other=0.0).to(WT))
+    if A_TV:
+        if BWD:
+            if REV:
+                tp = t + 1
+            else:
+                tp = t - 1
+            am = m3 & (k >= 1)[:, None, None]
+            po = ((row0 + tp)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
+            ar, ai = tl.split(tl.load(a_ptr + po, mask=am, other=0.0).to(WT))
+            ai = -ai
+        else:
+            ar, ai = tl.split(tl.load(a_ptr + offs, mask=m3, other=0.0).to(WT))
+        ar = tl.where(km[:, None], ar, 1.0)
+        ai = tl.where(km[:, None], ai, 0.0)
+    else:
+        ar = tl.where(km[:, None], acr[None, :], 1.0)
+        ai = tl.where(km[:, None], aci[None, :], 0.0)
+    pr = xr
+    pi = xi
+    if LOAD_H:
+        if REV:
+            tq = t - 1
+        else:
+            tq = t + 1
+        hm = m3 & (k + 1 < T)[:, None, None]
+        qo = ((row0 + tq)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
+        pr, pi = tl.split(tl.load(hs_ptr + qo, mask=hm, other=0.0).to(WT))
+        if HAS_H0:
+            first = (k + 1 == T)[:, None]
+            pr = tl.where(first, h0r[None, :], pr)
+            pi = tl.where(first, h0i[None, :], pi)
+    return ar, ai, xr, xi, pr, pi
+
+
+@triton.jit
 def _scan_real_kernel(
     a_ptr,
     x_ptr,
@@ -82,10 +207,12 @@ def _scan_real_kernel(
     k_end = tl.minimum(k_begin + SEG, T)
     last_seg = s == NSEG - 1
 
+    LOAD_H: tl.constexpr = BWD and PHASE != 1
     c = tl.zeros([BD], WT)
+    h0 = tl.zeros([BD], WT)
     if HAS_H0:
         h0 = tl.load(h0_ptr + bi * D + d, mask=dm, other=0.0).to(WT)
-        if not BWD:
+        if not BWD and PHASE != 1:  # phase 1 aggregates start from a zero state
             c = h0
     if PHASE == 2:
         for j in range(0, NSEG):
@@ -93,13 +220,58 @@ def _scan_real_kernel(
             aj = tl.load(agg_ptr + ((bi * NSEG + j) * 2) * D + d, mask=jm, other=1.0)
             xj = tl.load(agg_ptr + ((bi * NSEG + j) * 2 + 1) * D + d, mask=jm, other=0.0)
             c = aj.to(WT) * c + xj.to(WT)
+    a_c = tl.full([BD], 1.0, WT)
     if not A_TV:
         a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)
     acc_a = tl.full([BD], 1.0, WT)
     da_acc = tl.zeros([BD], WT)
 
+    # software pipelining by hand: the next tile's loads are issued before this tile's scan
+    a_n, x_n, hp_n = _tile_real(
+        a_ptr,
+        x_ptr,
+        hs_ptr,
+        row0,
+        k_begin + r,
+        k_end,
+        T,
+        D,
+        d,
+        dm,
+        a_c,
+        h0,
+        A_TV,
+        HAS_H0,
+        REV,
+        BWD,
+        LOAD_H,
+        WT,
+    )
     for k0 in range(0, SEG, BT):
+        a = a_n
+        x = x_n
+        hp = hp_n
         k = k_begin + k0 + r
+        a_n, x_n, hp_n = _tile_real(
+            a_ptr,
+            x_ptr,
+            hs_ptr,
+            row0,
+            k + BT,
+            k_end,
+            T,
+            D,
+            d,
+            dm,
+            a_c,
+            h0,
+            A_TV,
+            HAS_H0,
+            REV,
+            BWD,
+            LOAD_H,
+            WT,
+        )
         km = k < k_end
         if REV:
             t = T - 1 - k
@@ -107,21 +279,6 @@ def _scan_real_kernel(
             t = k
         m = km[:, None] & dm[None, :]
         offs = (row0 + t)[:, None] * D + d[None, :]
-        x = tl.load(x_ptr + offs, mask=m, other=0.0).to(WT)
-        if A_TV:
-            if BWD:
-                # coefficient of step k is conj(a) at the time of step k - 1 of this walk
-                if REV:
-                    tp = t + 1
-                else:
-                    tp = t - 1
-                am = m & (k >= 1)[:, None]
-                a = tl.load(a_ptr + (row0 + tp)[:, None] * D + d[None, :], mask=am, other=0.0)
-                a = tl.where(km[:, None], a.to(WT), 1.0)
-            else:
-                a = tl.load(a_ptr + offs, mask=m, other=1.0).to(WT)
-        else:
-            a = tl.where(km[:, None], a_c[None, :], 1.0)
         A, X = tl.associative_scan((a, x), 0, _comb_real)
         H = X + A * c[None, :]
         if PHASE == 1:
@@ -129,16 +286,6 @@ def _scan_real_kernel(
         else:
             tl.store(out_ptr + offs, H.to(out_ptr.dtype.element_ty), mask=m)
             if BWD:
-                # previous state h_{t-1} of the forward recurrence = the state at step k + 1
-                if REV:
-                    tq = t - 1
-                else:
-                    tq = t + 1
-                hm = m & (k + 1 < T)[:, None]
-                hp = tl.load(hs_ptr + (row0 + tq)[:, None] * D + d[None, :], mask=hm, other=0.0)
-                hp = hp.to(WT)
-                if HAS_H0:
-                    hp = tl.where((k + 1 == T)[:, None], h0[None, :], hp)
                 if A_TV:
                     tl.store(da_ptr + offs, (H * hp).to(da_ptr.dtype.element_ty), mask=m)
                 else:
@@ -201,11 +348,14 @@ def _scan_cplx_kernel(
     last_seg = s == NSEG - 1
     vec = (bi * D + d)[:, None] * 2 + two[None, :]  # [BD, 2] offsets of a [B, D] complex vector
 
+    LOAD_H: tl.constexpr = BWD and PHASE != 1
     cr = tl.zeros([BD], WT)
     ci = tl.zeros([BD], WT)
+    h0r = tl.zeros([BD], WT)
+    h0i = tl.zeros([BD], WT)
     if HAS_H0:
         h0r, h0i = tl.split(tl.load(h0_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
-        if not BWD:
+        if not BWD and PHASE != 1:  # phase 1 aggregates start from a zero state
             cr = h0r
             ci = h0i
     if PHASE == 2:
@@ -219,6 +369,8 @@ def _scan_cplx_kernel(
             ncr = ajr * cr - aji * ci + xjr
             ci = ajr * ci + aji * cr + xji
             cr = ncr
+    acr = tl.full([BD], 1.0, WT)
+    aci = tl.zeros([BD], WT)
     if not A_TV:
         acr, aci = tl.split(tl.load(a_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
         if BWD:
@@ -228,8 +380,58 @@ def _scan_cplx_kernel(
     da_r = tl.zeros([BD], WT)
     da_i = tl.zeros([BD], WT)
 
+    ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _tile_cplx(
+        a_ptr,
+        x_ptr,
+        hs_ptr,
+        row0,
+        k_begin + r,
+        k_end,
+        T,
+        D,
+        d,
+        dm,
+        acr,
+        aci,
+        h0r,
+        h0i,
+        A_TV,
+        HAS_H0,
+        REV,
+        BWD,
+        LOAD_H,
+        WT,
+    )
     for k0 in range(0, SEG, BT):
+        ar = ar_n
+        ai = ai_n
+        xr = xr_n
+        xi = xi_n
+        pr = pr_n
+        pi = pi_n
         k = k_begin + k0 + r
+        ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _tile_cplx(
+            a_ptr,
+            x_ptr,
+            hs_ptr,
+            row0,
+            k + BT,
+            k_end,
+            T,
+            D,
+            d,
+            dm,
+            acr,
+            aci,
+            h0r,
+            h0i,
+            A_TV,
+            HAS_H0,
+            REV,
+            BWD,
+            LOAD_H,
+            WT,
+        )
         km = k < k_end
         if REV:
             t = T - 1 - k
@@ -238,24 +440,6 @@ def _scan_cplx_kernel(
         m = km[:, None] & dm[None, :]
         m3 = m[:, :, None]
         offs = ((row0 + t)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
-        xr, xi = tl.split(tl.load(x_ptr + offs, mask=m3, other=0.0).to(WT))
-        if A_TV:
-            if BWD:
-                if REV:
-                    tp = t + 1
-                else:
-                    tp = t - 1
-                am = m3 & (k >= 1)[:, None, None]
-                po = ((row0 + tp)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
-                ar, ai = tl.split(tl.load(a_ptr + po, mask=am, other=0.0).to(WT))
-                ai = -ai
-            else:
-                ar, ai = tl.split(tl.load(a_ptr + offs, mask=m3, other=0.0).to(WT))
-            ar = tl.where(km[:, None], ar, 1.0)
-            ai = tl.where(km[:, None], ai, 0.0)
-        else:
-            ar = tl.where(km[:, None], acr[None, :], 1.0)
-            ai = tl.where(km[:, None], aci[None, :], 0.0)
         Ar, Ai, Xr, Xi = tl.associative_scan((ar, ai, xr, xi), 0, _comb_cplx)
         Hr = Xr + Ar * cr[None, :] - Ai * ci[None, :]
         Hi = Xi + Ar * ci[None, :] + Ai * cr[None, :]
@@ -268,17 +452,6 @@ def _scan_cplx_kernel(
         else:
             tl.store(out_ptr + offs, tl.join(Hr, Hi).to(out_ptr.dtype.element_ty), mask=m3)
             if BWD:
-                if REV:
-                    tq = t - 1
-                else:
-                    tq = t + 1
-                hm = m3 & (k + 1 < T)[:, None, None]
-                qo = ((row0 + tq)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
-                pr, pi = tl.split(tl.load(hs_ptr + qo, mask=hm, other=0.0).to(WT))
-                if HAS_H0:
-                    first = (k + 1 == T)[:, None]
-                    pr = tl.where(first, h0r[None, :], pr)
-                    pi = tl.where(first, h0i[None, :], pi)
                 # da = g * conj(h_prev)
                 gr = Hr * pr + Hi * pi
                 gi = Hi * pr - Hr * pi
@@ -321,7 +494,7 @@ def _sm_count(device: torch.device) -> int:
 
 #: tuning knobs (benchmarks/scan.py --sweep measures them): bytes per tile row, elements per tile,
 #: warps, and the number of programs per SM below which time is split into segments
-TUNE = {"row_bytes": 64, "tile_elems": 4096, "num_warps": 4, "split_below": 1.0, "split_to": 4.0}
+TUNE = {"row_bytes": 128, "tile_elems": 4096, "num_warps": 4, "split_below": 0.5, "split_to": 4.0}
 
 
 def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None):
