@@ -107,3 +107,11 @@ def test_window_durations():
         parse_duration_samples("2d", None)
     with pytest.raises(InputError, match="neither"):
         parse_duration_samples("soon", "1h")
+
+
+def test_motifs_builtin_through_datasets_generate(cli, tmp_path):
+    r = cli("datasets", "generate", "motifs", "--steps", "256", "--noise", "0.1", "--out", "m.csv")
+    assert r.exit_code == 0, r.stderr
+    assert "256 rows x 60 columns" in r.stdout
+    r = cli("datasets", "generate", "motifs", "--dt", "0.1", "--out", "n.csv")
+    assert r.exit_code == 2 and "do not apply" in r.stderr

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from tsdyn.datasets._table import Table
+from tsdyn.errors import InputError
 
 __all__ = ["MOTIF_KINDS", "PlantedMotifs", "motif_shape", "motif_table", "planted_motifs"]
 
@@ -185,6 +186,29 @@ def planted_motifs(
     return PlantedMotifs(table=table, window=window, labels=labels, motifs=tuple(motifs))
 
 
-def motif_table(**kwargs) -> Table:
-    """The table of `planted_motifs(**kwargs)` (the built-in data name `motifs`)."""
-    return planted_motifs(**kwargs).table
+def motif_table(
+    steps: int | None = None,
+    seed: int = 0,
+    noise: float | None = None,
+    dt: float | None = None,
+    dim: int | None = None,
+    transient: int | None = None,
+    **kwargs,
+) -> Table:
+    """The table of `planted_motifs(**kwargs)` (the built-in data name `motifs`).
+
+    Also takes the arguments `tsdyn datasets generate` passes to every built-in: `steps` sets the
+    length (whole windows), `noise` adds observation noise (SD as a fraction of each series' SD, 1);
+    `transient` is ignored; `dt` and `dim` do not apply.
+    """
+    if dt is not None or dim is not None:
+        raise InputError("--dt and --dim do not apply to the motifs table", "leave them out")
+    if steps is not None:
+        window = kwargs.get("window", 32)
+        kwargs["n_windows"] = max(1, steps // window)
+    table = planted_motifs(seed=seed, **kwargs).table
+    if noise:
+        rng = np.random.default_rng(seed + 1)
+        values = table.values + noise * rng.standard_normal(table.values.shape)
+        table = dataclasses.replace(table, values=values)
+    return table
