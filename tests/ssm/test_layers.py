@@ -155,3 +155,16 @@ def test_s4d_under_bfloat16_autocast_keeps_the_ffts_in_float32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = net(x)
     assert _rel(y.float(), ref) < 5e-2
+
+
+@pytest.mark.parametrize("chunk", [1, 8, 64])
+def test_dense_chunked_recurrence_carries_state(chunk):
+    torch.manual_seed(8)
+    ssm = DenseSSM(3, 12, 2, "legt", dt_min=0.02, dt_max=0.2, chunk=chunk).double()
+    u = torch.randn(2, 101, 3, dtype=torch.float64)
+    y_conv = ssm(u)
+    y1, s1 = ssm(u[:, :37], mode="recurrent", return_state=True)
+    y2, s2 = ssm(u[:, 37:], state=s1, mode="recurrent", return_state=True)
+    assert _rel(torch.cat([y1, y2], 1), y_conv) < 1e-10
+    _, s_all = _steps(ssm, u)
+    torch.testing.assert_close(s2, s_all)

@@ -13,7 +13,8 @@ Modes (all agree; tests check them against each other, note C7/C8):
 - ``mode="recurrent"``: run the recurrence over the whole sequence. S4D uses the fused diagonal
   scan `tsdyn.kernels.ssm_scan`. LSSL's Ā is dense and non-normal (LegS's eigenvectors have a
   condition number above 1e19, note C3), so it cannot be diagonalized for `linear_scan`; it runs the
-  dense recurrence ``x_k = Ā x_{k-1} + B̄ u_k`` step by step.
+  dense recurrence ``x_k = Ā x_{k-1} + B̄ u_k`` a chunk of steps at a time (exact; L/64 sequential
+  steps).
 - `step`: one sample at a time for streaming inference, from `default_state` or a carried state.
 
 Shapes: ``B`` batch, ``L`` length, ``H`` channels (d_model), ``N`` state size, ``M`` LSSL output
@@ -217,6 +218,8 @@ class DenseSSM(nn.Module):
         Train A and B (LSSL); False keeps them fixed.
     learn_dt : bool
         Train Δ; ``learn_A=False, learn_dt=False`` is LSSL-fixed.
+    chunk : int
+        Steps per chunk of the recurrent mode (1: the plain step-by-step loop).
     """
 
     def __init__(
@@ -230,12 +233,14 @@ class DenseSSM(nn.Module):
         dt_max: float = 1e-1,
         learn_A: bool = False,
         learn_dt: bool = True,
+        chunk: int = 64,
     ):
         super().__init__()
         if measure not in MEASURES:
             raise InputError(f"unknown measure '{measure}'", f"use one of {', '.join(MEASURES)}")
         self.H, self.N, self.M = d_model, d_state, channels
         self.measure = measure
+        self.chunk = chunk
         A, B = transition(measure, d_state, window)
         A = torch.as_tensor(A, dtype=torch.float32)
         B = torch.as_tensor(B, dtype=torch.float32)
@@ -281,11 +286,8 @@ class DenseSSM(nn.Module):
         # the dense recurrence (also used in conv mode when a state is carried)
         dA, dB = self.discrete()
         x = self.default_state(u.shape[0]) if state is None else state
-        ys = []
-        for k in range(u.shape[1]):
-            x = torch.einsum("hnm,bhm->bhn", dA, x) + dB * u[:, k, :, None]  # [B, H, N]
-            ys.append(torch.einsum("hcn,bhn->bhc", self.C, x))
-        y = torch.stack(ys, 1) + self.D * u.unsqueeze(-1)  # [B, L, H, M]
+        y, x = _chunked_dense_recurrence(dA, dB, self.C, u, x, self.chunk)
+        y = y + self.D * u.unsqueeze(-1)  # [B, L, H, M]
         return (y, x) if return_state else y
 
     def step(self, u: torch.Tensor, state: torch.Tensor):
@@ -304,6 +306,42 @@ class DenseSSM(nn.Module):
                 "decay": -lam.real * dt[:, None],
                 "freq": lam.imag * dt[:, None] / (2 * math.pi),
             }
+
+
+def _chunked_dense_recurrence(dA, dB, C, u, x, chunk: int):
+    """``x_k = Ā x_{k-1} + B̄ u_k``, ``y_k = C x_k`` over u [B, L, H], ``chunk`` steps at a time.
+
+    Within a chunk of T steps, ``y_j = Σ_{i<=j} C Ā^{j-i} B̄ u_i + C Ā^{j+1} x`` (a small causal
+    Toeplitz product plus the carried state's response) and the state moves on as
+    ``x ← Ā^T x + Σ_i Ā^{T-1-i} B̄ u_i``: L/T sequential steps instead of L. Leftover steps run one
+    by one. Returns y [B, L, H, M] (without D) and the final state [B, H, N].
+    """
+    L = u.shape[1]
+    T = max(1, min(chunk, L))
+    n_full = L // T
+    ys = []
+    if n_full:
+        K = krylov(T, dA, dB)  # [H, N, T]: Ā^j B̄
+        k = C @ K  # [H, M, T]: kernel
+        idx = torch.arange(T, device=u.device)
+        lag = idx[:, None] - idx[None, :]  # [T, T]: j - i
+        toeplitz = k[..., lag.clamp(min=0)] * (lag >= 0)  # [H, M, T, T]
+        CA = [C @ dA]  # C Ā^{j+1}, j = 0..T-1
+        for _ in range(T - 1):
+            CA.append(CA[-1] @ dA)
+        CA = torch.stack(CA)  # [T, H, M, N]
+        AT = torch.linalg.matrix_power(dA, T)  # [H, N, N]
+        Krev = K.flip(-1)  # [H, N, T]: Ā^{T-1-i} B̄
+        for c in range(n_full):
+            uc = u[:, c * T : (c + 1) * T]  # [B, T, H]
+            y = torch.einsum("hmji,bih->bjhm", toeplitz, uc)
+            y = y + torch.einsum("jhmn,bhn->bjhm", CA, x)
+            x = torch.einsum("hnm,bhm->bhn", AT, x) + torch.einsum("hnt,bth->bhn", Krev, uc)
+            ys.append(y)
+    for k in range(n_full * T, L):
+        x = torch.einsum("hnm,bhm->bhn", dA, x) + dB * u[:, k, :, None]  # [B, H, N]
+        ys.append(torch.einsum("hcn,bhn->bhc", C, x).unsqueeze(1))
+    return torch.cat(ys, 1), x
 
 
 def _complex(x: torch.Tensor) -> torch.Tensor:
