@@ -148,3 +148,17 @@ def test_cumulative_bound_abandoning_is_exact(rng):
         assert got == pytest.approx(d2, rel=1e-12, abs=1e-12)
         below, _ = dtw_sq_cb(x, y, r, d2 * 0.99, np.empty(2 * r + 3), cb)
         assert below == math.inf or below == pytest.approx(d2, rel=1e-12)  # never a wrong value
+
+
+def test_lb_improved_between_keogh_and_dtw(rng):
+    from tsdyn.kernels.dtw.cpu import envelope_into, lb_improved_sq, lb_keogh_sq
+
+    for _ in range(50):
+        n, r = int(rng.integers(2, 30)), int(rng.integers(0, 5))
+        x, y = walk(rng, n), walk(rng, n)
+        lower, upper = np.empty(n), np.empty(n)
+        envelope_into(y, r, lower, upper)
+        keogh = lb_keogh_sq(x, lower, upper, math.inf)
+        scratch = [np.empty(n) for _ in range(3)]
+        improved = lb_improved_sq(x, y, lower, upper, r, keogh, *scratch, math.inf)
+        assert keogh <= improved <= naive_dtw(x, y, r) ** 2 * (1 + 1e-12) + 1e-12

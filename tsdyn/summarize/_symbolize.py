@@ -14,6 +14,7 @@ from tsdyn.kernels.dtw.cpu import (
     dtw_sq,
     dtw_sq_cb,
     envelope_into,
+    lb_improved_sq,
     lb_keogh_sq,
     lb_keogh_suffix,
     lb_kim_sq,
@@ -22,15 +23,17 @@ from tsdyn.kernels.dtw.cpu import (
 __all__ = ["COUNTERS", "dtw_to_one", "leader_symbols", "pair_sample", "refine_symbols"]
 
 #: names of the work counters returned next to the symbols (same order as `stats`)
-COUNTERS = ("comparisons", "pruned_kim", "pruned_keogh_eq", "pruned_keogh_ec", "dtw_calls", "dtw_abandoned", "dtw_cells")  # fmt: skip
+COUNTERS = ("comparisons", "pruned_kim", "pruned_keogh_eq", "pruned_keogh_ec", "dtw_calls", "dtw_abandoned", "dtw_cells", "pruned_improved")  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
-def _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats, hint):
+def _nearest(
+    s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, h, hl, hu, stats, hint
+):
     """Nearest representative within eps of cell s: (index into reps or -1, squared distance).
 
     Cascade per representative (UCR suite order): LB_Kim, LB_Keogh(query, rep envelope),
-    LB_Keogh(rep, query envelope), early-abandoning DTW with the query's LB_Keogh terms as a
+    LB_Keogh(rep, query envelope), LB_Improved (Lemire 2009), early-abandoning DTW with the query's LB_Keogh terms as a
     cumulative bound on the rows still to come; `best` starts at eps^2 and shrinks.
     """
     x = C[s]
@@ -51,7 +54,10 @@ def _nearest(s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, st
         if lb_keogh_sq(y, slower, supper, best) > best:
             stats[3] += 1
             continue
-        lb_keogh_suffix(x, lower[t], upper[t], cb)  # the same terms, kept for abandoning
+        keogh = lb_keogh_suffix(x, lower[t], upper[t], cb)  # the same terms, kept for abandoning
+        if lb_improved_sq(x, y, lower[t], upper[t], r, keogh, h, hl, hu, best) > best:
+            stats[7] += 1
+            continue
         d, cells = dtw_sq_cb(x, y, r, best, buf, cb)
         stats[4] += 1
         stats[6] += cells
@@ -72,12 +78,29 @@ def _leader(C, order, r, eps_sq, reps, lower, upper, K0, symbols, dist, stats, h
     slower = np.empty(w)
     supper = np.empty(w)
     cb = np.empty(w + 1)
+    h, hl, hu = np.empty(w), np.empty(w), np.empty(w)
     K = K0
     for idx in range(order.shape[0]):
         s = order[idx]
         envelope_into(C[s], r, slower, supper)
         t, d = _nearest(
-            s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, stats, hints[s]
+            s,
+            C,
+            lower,
+            upper,
+            slower,
+            supper,
+            reps,
+            K,
+            r,
+            eps_sq,
+            buf,
+            cb,
+            h,
+            hl,
+            hu,
+            stats,
+            hints[s],
         )
         if t < 0:
             reps[K] = s

@@ -24,6 +24,7 @@ __all__ = [
     "dtw_sq_cb",
     "envelope",
     "envelope_into",
+    "lb_improved_sq",
     "lb_keogh_sq",
     "lb_keogh_suffix",
     "lb_kim_sq",
@@ -118,6 +119,30 @@ def lb_keogh_suffix(x, lower, upper, cb):
             t = (lower[i] - v) * (lower[i] - v)
         cb[i] = cb[i + 1] + t
     return cb[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def lb_improved_sq(x, y, lower, upper, r, keogh_sq, h, hl, hu, max_sq):
+    """Squared LB_Improved (Lemire 2009) of x against y, given LB_Keogh(x, env(y)) = `keogh_sq`.
+
+    h = x clipped into y's envelope; adds the squared distance of y to the envelope of h.
+    Never below LB_Keogh and never above DTW^2 (equal lengths, radius r). h, hl, hu are scratch.
+    """
+    n = x.shape[0]
+    for i in range(n):
+        v = x[i]
+        h[i] = upper[i] if v > upper[i] else (lower[i] if v < lower[i] else v)
+    envelope_into(h, r, hl, hu)
+    total = keogh_sq
+    for i in range(n):
+        v = y[i]
+        if v > hu[i]:
+            total += (v - hu[i]) * (v - hu[i])
+        elif v < hl[i]:
+            total += (hl[i] - v) * (hl[i] - v)
+        if total > max_sq:
+            return total
+    return total
 
 
 @numba.njit(cache=True, nogil=True)
