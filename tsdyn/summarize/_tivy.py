@@ -110,16 +110,16 @@ def adjusted_rand_index(a, b) -> float:
     a, b = np.asarray(a).ravel(), np.asarray(b).ravel()
     if a.shape != b.shape:
         raise ValueError(f"labellings differ in size: {a.shape} and {b.shape}")
-    _, ai = np.unique(a, return_inverse=True)
-    _, bi = np.unique(b, return_inverse=True)
-    table = np.zeros((ai.max() + 1, bi.max() + 1), dtype=np.int64)
-    np.add.at(table, (ai, bi), 1)
+    _, ai, rows = np.unique(a, return_inverse=True, return_counts=True)
+    _, bi, cols = np.unique(b, return_inverse=True, return_counts=True)
+    _, joint = np.unique(ai.astype(np.int64) * len(cols) + bi, return_counts=True)  # sparse table
 
     def pairs(x):
-        return float((x * (x - 1) // 2).sum())
+        x = np.asarray(x, dtype=np.float64)
+        return float((x * (x - 1) / 2).sum())
 
-    total = pairs(np.array([len(a)]))
-    index, rows, cols = pairs(table), pairs(table.sum(1)), pairs(table.sum(0))
+    total = pairs([len(a)])
+    index, rows, cols = pairs(joint), pairs(rows), pairs(cols)
     expected = rows * cols / total if total else 0.0
     top = (rows + cols) / 2
     if top == expected:
