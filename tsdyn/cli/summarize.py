@@ -161,8 +161,7 @@ def summarize(
 ) -> None:
     """Summarize many time series visually (TiVy-R): DTW symbols, frequent patterns, small multiples.
 
-    TiVy-R is a reconstruction of TiVy (Chan et al., IEEE VIS 2025); the paper's exact parameters
-    are not public. Writes summary.png/.svg/.html, groups.json and assignments.csv.
+    TiVy-R is a reconstruction of TiVy (Chan et al., IEEE VIS 2025); the paper's exact parameters are not public. Writes summary.png/.svg/.html, groups.json and assignments.csv. The symbolisation runs on the CPU (pruned range queries); --device is recorded only.
 
     Example: tsdyn summarize series.csv --window 24 --out runs/summary
     """
