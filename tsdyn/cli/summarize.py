@@ -97,7 +97,7 @@ def summarize(
     ] = None,
     refine: Annotated[
         int, typer.Option(help="Medoid refinement passes of the symbols.", rich_help_panel=_ALGO)
-    ] = 1,
+    ] = 0,
     min_support: Annotated[
         int | None,
         typer.Option(
