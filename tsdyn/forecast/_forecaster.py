@@ -252,6 +252,10 @@ class Forecaster:
         self.model_ = self._build(len(self.in_cols_), q_in, q_out)
         loss_fn = weighted_l1_loss if cfg.loss == "weighted_l1" else nn.functional.mse_loss
         device = torch.device(self.device)
+        inner = (
+            self.model_.inner
+        )  # models may ask for their own optimizer groups (SSM: slow lr, no decay)
+        groups = inner.param_groups(cfg.train.lr) if hasattr(inner, "param_groups") else None
         self.train_result_: TrainResult = train(
             self.model_,
             (parts["train"].x, parts["train"].y),
@@ -260,6 +264,7 @@ class Forecaster:
             cfg.train,
             device=device,
             seed=cfg.seed,
+            param_groups=groups,
             progress=progress,
             task=f"{cfg.model} H={cfg.pred_len}",
         )
