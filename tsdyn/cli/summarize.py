@@ -96,8 +96,12 @@ def summarize(
         ),
     ] = None,
     refine: Annotated[
-        int, typer.Option(help="Medoid refinement passes of the symbols.", rich_help_panel=_ALGO)
-    ] = 0,
+        int,
+        typer.Option(
+            help="Medoid refinement passes (0: about twice as fast, more chance groups).",
+            rich_help_panel=_ALGO,
+        ),
+    ] = 1,
     min_support: Annotated[
         int | None,
         typer.Option(
