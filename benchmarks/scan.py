@@ -331,6 +331,11 @@ def sweep(bw):
         dict(row_bytes=64, tile_elems=8192, num_warps=8),
         dict(row_bytes=64, tile_elems=2048, num_warps=4),
         dict(row_bytes=128, tile_elems=8192, num_warps=8),
+        # one warp owning 32 lanes x 4 channels: the time scan and the carry stay inside a thread
+        # (no cross-warp scan, no shared-memory reduction); not yet measured
+        dict(row_bytes=512, tile_elems=4096, num_warps=1),
+        dict(row_bytes=512, tile_elems=8192, num_warps=1),
+        dict(row_bytes=1024, tile_elems=8192, num_warps=2),
     ]
     for Bn, T, D in shapes:
         a, b = make_inputs(Bn, T, D, torch.float32)
