@@ -50,7 +50,14 @@ def attractor_figure(data, model, codes, order, names, columns, fixed_points=())
             color="black" if real else "0.6",
             edgecolor="white",
         )
+    finite = m[np.all(np.isfinite(m), axis=1)]
+    both = np.concatenate([d, finite]) if len(finite) else d
+    lims = [(both[:, k].min(), both[:, k].max()) for k in dims]
     for ax in (ax1, ax2):
+        ax.set_xlim(*lims[0])
+        ax.set_ylim(*lims[1])
+        if three:
+            ax.set_zlim(*lims[2])
         ax.set_xlabel(columns[dims[0]])
         ax.set_ylabel(columns[dims[1]])
         if three:

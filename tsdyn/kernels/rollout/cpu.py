@@ -144,8 +144,13 @@ def _forced_one_run(a, W, h, L, X, alpha, K, Z, G, ga, gW, gh, gL):
                 lsum += e * e
                 et[s] = scale * e
                 row[s] = (1.0 - al) * row[s] + al * xt[s]
-    # reverse pass: d = dloss/dz_t (after forcing), g = G[t-1] = dloss/dzhat_t (before forcing)
+    # reverse pass: d = dloss/dz_t (after forcing), g = G[t-1] = dloss/dzhat_t (before forcing).
+    # Parameter gradients are accumulated per sequence (acc[..., s]) and summed over s once at
+    # the end: no horizontal reduction inside the time loop.
     d = np.zeros((M, S), dtype=dt)
+    acc_a = np.zeros((M, S), dtype=dt)
+    acc_h = np.zeros((M, S), dtype=dt)
+    acc_W = np.zeros((M, M, S), dtype=dt)
     for t in range(T, 0, -1):
         al = alpha[t]
         g = G[t - 1]
@@ -156,8 +161,28 @@ def _forced_one_run(a, W, h, L, X, alpha, K, Z, G, ga, gW, gh, gL):
             for s in range(S):
                 g[i, s] = d[i, s]
         zp = Z[t - 1]
+        for q in range(M - K):
+            for s in range(S):
+                relu[q, s] = max(zp[K + q, s], 0.0)
+        for i in range(M):  # dW += g Phi*(z_{t-1})^T, da += g * z_{t-1}, dh += g
+            gi = g[i]
+            ra = acc_a[i]
+            rh = acc_h[i]
+            zi = zp[i]
+            for s in range(S):
+                ra[s] += gi[s] * zi[s]
+                rh[s] += gi[s]
+            for j in range(K):
+                rw = acc_W[i, j]
+                zj = zp[j]
+                for s in range(S):
+                    rw[s] += gi[s] * zj[s]
+            for q in range(M - K):
+                rw = acc_W[i, K + q]
+                rq = relu[q]
+                for s in range(S):
+                    rw[s] += gi[s] * rq[s]
         for j in range(M):
-            aj = a[j]
             for s in range(S):
                 d[j, s] = 0.0
         for i in range(M):  # d = W^T g (then masked by D_t and plus a * g)
@@ -175,32 +200,18 @@ def _forced_one_run(a, W, h, L, X, alpha, K, Z, G, ga, gW, gh, gL):
             else:
                 for s in range(S):
                     d[j, s] = aj * g[j, s] + (d[j, s] if zp[j, s] > 0 else 0.0)
-    # parameter gradients from the stored g_t and z_{t-1}: sums over t and s
     for i in range(M):
         sa = 0.0
         sh = 0.0
-        for t in range(T):
-            gi = G[t, i]
-            zi = Z[t, i]
-            for s in range(S):
-                sa += gi[s] * zi[s]
-                sh += gi[s]
+        for s in range(S):
+            sa += acc_a[i, s]
+            sh += acc_h[i, s]
         ga[i] = sa
         gh[i] = sh
         for j in range(M):
             acc = 0.0
-            if j < K:
-                for t in range(T):
-                    gi = G[t, i]
-                    zj = Z[t, j]
-                    for s in range(S):
-                        acc += gi[s] * zj[s]
-            else:
-                for t in range(T):
-                    gi = G[t, i]
-                    zj = Z[t, j]
-                    for s in range(S):
-                        acc += gi[s] * max(zj[s], 0.0)
+            for s in range(S):
+                acc += acc_W[i, j, s]
             gW[i, j] = acc
     for k in range(M - N):
         for n in range(N):
