@@ -76,8 +76,8 @@ def test_gaussian_with_the_data_moments_has_high_dstsp(lorenz):
     a, b = lorenz[:10_000], lorenz[10_000:]
     assert dstsp_bins(a, g[:10_000]) > 5 * dstsp_bins(a, b)
     assert dstsp_bins(a, g[:10_000]) > 1.5
-    a, b, g = a[:3000], b[:3000], g[:3000]
-    assert dstsp_gmm(a, g, sigma2=0.3) > dstsp_gmm(a, b, sigma2=0.3)
+    a, b, g = a[::3], b[::3], g[: len(a[::3])]  # thinned: the whole attractor, fewer points
+    assert dstsp_gmm(a, g, sigma2=0.3) > 2 * dstsp_gmm(a, b, sigma2=0.3)
 
 
 def test_hellinger_is_a_bounded_symmetric_distance():
