@@ -114,7 +114,9 @@ def run_size(n_cells: int, args) -> dict:
     row["tivy_refine0_s"] = round(sec0, 3)
     row["tivy_refine0_dtw_cells"] = tv0.counters_["dtw_cells"]
     row["tivy_refine0_ari"] = round(planted_ari(data.labels, tv0.cell_labels()), 4)
-    row["tivy_refine0_ari_background_class"] = round(planted_ari(data.labels, tv0.cell_labels(), "class"), 4)  # fmt: skip
+    row["tivy_refine0_ari_background_class"] = round(
+        planted_ari(data.labels, tv0.cell_labels(), "class"), 4
+    )
     row["tivy_refine0_groups"] = len(tv0.groups_)
     C = cells_of(tv)
     N = len(C)
@@ -144,18 +146,24 @@ def run_size(n_cells: int, args) -> dict:
         if "baseline_full_dtw_s" in row:
             row["baseline_full_s"] = round(row["baseline_full_dtw_s"] + link_s, 2)
     else:
-        row["baseline_note"] = f"not run above {args.max_baseline} cells (matrix of {pairs:.2e} pairs); DTW time projected"  # fmt: skip
+        row["baseline_note"] = (
+            f"not run above {args.max_baseline} cells (matrix of {pairs:.2e} pairs); DTW time projected"
+        )
     row["cell_ratio_full"] = round(
         row["baseline_full_dtw_cells"] / max(1, row["tivy_dtw_cells"]), 1
     )
     row["cell_ratio_band"] = round(
         row["baseline_band_dtw_cells"] / max(1, row["tivy_dtw_cells"]), 1
     )
-    row["cell_ratio_full_refine0"] = round(row["baseline_full_dtw_cells"] / max(1, row["tivy_refine0_dtw_cells"]), 1)  # fmt: skip
+    row["cell_ratio_full_refine0"] = round(
+        row["baseline_full_dtw_cells"] / max(1, row["tivy_refine0_dtw_cells"]), 1
+    )
     for key in ("baseline_full_s", "baseline_band_s", "baseline_full_dtw_s"):
         if key in row:
             row["speedup_" + key.removeprefix("baseline_")] = round(row[key] / tivy_s, 1)
-            row["speedup_refine0_" + key.removeprefix("baseline_")] = round(row[key] / row["tivy_refine0_s"], 1)  # fmt: skip
+            row["speedup_refine0_" + key.removeprefix("baseline_")] = round(
+                row[key] / row["tivy_refine0_s"], 1
+            )
     return row
 
 
@@ -182,7 +190,7 @@ def main() -> None:
             flush=True,
         )
     print()
-    head = f"{'cells':>7} {'TiVy s':>7} {'TiVy DTW cells':>14} {'ARI':>6} {'base ARI':>8} {'full-DTW cells':>14} {'x fewer':>8} {'base full s':>11} {'x faster':>8} {'base band s':>11} {'x faster':>8}"  # fmt: skip
+    head = f"{'cells':>7} {'TiVy s':>7} {'TiVy DTW cells':>14} {'ARI':>6} {'base ARI':>8} {'full-DTW cells':>14} {'x fewer':>8} {'base full s':>11} {'x faster':>8} {'base band s':>11} {'x faster':>8}"
     print(head)
     for r in result["rows"]:
         print(

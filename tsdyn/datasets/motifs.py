@@ -146,7 +146,10 @@ def planted_motifs(
     values = _background(rng, T, M, smooth)
     labels = np.zeros((M, n_windows), dtype=np.int64)
     motifs = []
-    lengths = [min(n_windows, int(rng.integers(motif_windows[0], motif_windows[1] + 1))) for _ in range(n_motifs)]  # fmt: skip
+    lengths = [
+        min(n_windows, int(rng.integers(motif_windows[0], motif_windows[1] + 1)))
+        for _ in range(n_motifs)
+    ]
     starts = _disjoint_starts(rng, lengths, n_windows)
     for g in range(1, n_motifs + 1):
         kind = MOTIF_KINDS[(g - 1) % len(MOTIF_KINDS)]

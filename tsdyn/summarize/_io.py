@@ -15,7 +15,16 @@ from tsdyn.errors import InputError
 
 __all__ = ["Series", "load_series", "parse_duration_samples"]
 
-_UNITS = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "min": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000, "w": 7 * 86_400_000_000}  # fmt: skip
+_UNITS = {
+    "us": 1,
+    "ms": 1_000,
+    "s": 1_000_000,
+    "m": 60_000_000,
+    "min": 60_000_000,
+    "h": 3_600_000_000,
+    "d": 86_400_000_000,
+    "w": 7 * 86_400_000_000,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,23 +79,46 @@ def parse_duration_samples(spec: str | int | None, freq) -> int | None:
         return int(text)
     us = _duration_us(text)
     if us is None:
-        raise InputError(f"--window '{spec}' is neither a number of samples nor a duration", "e.g. --window 24 or --window 7d")  # fmt: skip
+        raise InputError(
+            f"--window '{spec}' is neither a number of samples nor a duration",
+            "e.g. --window 24 or --window 7d",
+        )
     step = _duration_us(freq) if isinstance(freq, str) else None
     if not step:
-        raise InputError(f"--window '{spec}' is a duration but the table has no regular time step", "give the window in samples, e.g. --window 24")  # fmt: skip
+        raise InputError(
+            f"--window '{spec}' is a duration but the table has no regular time step",
+            "give the window in samples, e.g. --window 24",
+        )
     if us % step:
-        raise InputError(f"--window '{spec}' is not a whole number of time steps ({freq})", "pick a multiple of the step")  # fmt: skip
+        raise InputError(
+            f"--window '{spec}' is not a whole number of time steps ({freq})",
+            "pick a multiple of the step",
+        )
     return us // step
 
 
-def load_series(source: str | Path | None, *, long: str | None = None, date_col: str | None = None, columns=None, builtin_kwargs: dict | None = None) -> Series:  # fmt: skip
+def load_series(
+    source: str | Path | None,
+    *,
+    long: str | None = None,
+    date_col: str | None = None,
+    columns=None,
+    builtin_kwargs: dict | None = None,
+) -> Series:
     """A wide table (a file or built-in name; columns are series) or, with `long="id,time,value"`,
     a long table pivoted to one column per series id."""
     if long is not None:
         return _load_long(Path(source), long)
     from tsdyn.datasets import load
 
-    table = load(source, builtin_kwargs=builtin_kwargs, date_col=date_col, columns=columns, fill="keep", allow_constant=True)  # fmt: skip
+    table = load(
+        source,
+        builtin_kwargs=builtin_kwargs,
+        date_col=date_col,
+        columns=columns,
+        fill="keep",
+        allow_constant=True,
+    )
     values, names, notes = _fill(table.values, table.columns, table.label)
     return Series(
         values, tuple(names), table.time, table.freq, table.label, tuple(table.notes) + tuple(notes)
@@ -134,7 +166,11 @@ def _load_long(path: Path, spec: str) -> Series:
     bad = values.is_null() & text.is_not_null() & (text != "")
     if bad.any():
         row = int(bad.arg_true()[0])
-        raise InputError(f"column '{vcol}' has a non-numeric value '{text[row]}' at line {row + 2}", "fix the cell", label)  # fmt: skip
+        raise InputError(
+            f"column '{vcol}' has a non-numeric value '{text[row]}' at line {row + 2}",
+            "fix the cell",
+            label,
+        )
     raw_time = frame.get_column(tcol)
     time = raw_time if raw_time.dtype.is_temporal() else None
     if time is None:
@@ -149,13 +185,21 @@ def _load_long(path: Path, spec: str) -> Series:
                 parsed = pl.Series([None] * len(ttext), dtype=pl.Datetime("us"))
             if parsed.is_null().any():
                 row = int(parsed.is_null().arg_true()[0])
-                raise InputError(f"column '{tcol}' has a value that is neither a date nor a number ('{ttext[row]}' at line {row + 2})", "fix the cell", label)  # fmt: skip
+                raise InputError(
+                    f"column '{tcol}' has a value that is neither a date nor a number ('{ttext[row]}' at line {row + 2})",
+                    "fix the cell",
+                    label,
+                )
             time = parsed
     tidy = pl.DataFrame({"id": ids, "t": time, "v": values})
     dup = tidy.select(["id", "t"]).is_duplicated()
     if dup.any():
         row = int(dup.arg_true()[0])
-        raise InputError(f"series '{ids[row]}' has two values at time {tidy['t'][row]} (line {row + 2})", "aggregate duplicates first", label)  # fmt: skip
+        raise InputError(
+            f"series '{ids[row]}' has two values at time {tidy['t'][row]} (line {row + 2})",
+            "aggregate duplicates first",
+            label,
+        )
     order = list(dict.fromkeys(tidy.get_column("id").to_list()))
     wide = tidy.pivot(on="id", index="t", values="v").sort("t")
     grid = wide.get_column("t").to_numpy()

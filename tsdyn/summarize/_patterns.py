@@ -53,7 +53,9 @@ def mine_patterns(S: np.ndarray, min_support: int, max_len: int | None = None) -
             out.append(Pattern(k, symbols, members))
             nxt = k + len(symbols)
             if nxt < n_windows and len(symbols) < max_len:
-                stack.extend(((*symbols, sym), part) for sym, part in _split(members, S[:, nxt], min_support))  # fmt: skip
+                stack.extend(
+                    ((*symbols, sym), part) for sym, part in _split(members, S[:, nxt], min_support)
+                )
     return out
 
 

@@ -22,9 +22,23 @@ __all__ = ["PALETTE", "group_color", "plot_summary", "render_html", "shown_group
 
 #: Okabe-Ito (colour-blind safe), then Paul Tol's muted scheme for more groups
 PALETTE = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
-    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
-)  # fmt: skip
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+)
 
 
 def group_color(gid: int) -> str:
@@ -135,11 +149,31 @@ def plot_summary(
             fontsize=9,
             color=color,
         )
-        ax.text(0.02, 0.03, f"{symbol_string(g.symbols)}  spread {g.spread:.2f}", transform=ax.transAxes, fontsize=7, color="0.25")  # fmt: skip
+        ax.text(
+            0.02,
+            0.03,
+            f"{symbol_string(g.symbols)}  spread {g.spread:.2f}",
+            transform=ax.transAxes,
+            fontsize=7,
+            color="0.25",
+        )
     if len(tv.groups_) > len(shown):
-        fig.text(0.99, 0.005, f"+{len(tv.groups_) - len(shown)} more groups in groups.json", ha="right", fontsize=8, color="0.3")  # fmt: skip
+        fig.text(
+            0.99,
+            0.005,
+            f"+{len(tv.groups_) - len(shown)} more groups in groups.json",
+            ha="right",
+            fontsize=8,
+            color="0.3",
+        )
     if not shown:
-        strip.text(0.5, 0.5, "no group reached the support and panel cost", transform=strip.transAxes, ha="center")  # fmt: skip
+        strip.text(
+            0.5,
+            0.5,
+            "no group reached the support and panel cost",
+            transform=strip.transAxes,
+            ha="center",
+        )
     return fig
 
 
@@ -210,8 +244,21 @@ def render_html(
     """A self-contained page: the inline SVG, a sortable groups table, parameters; no network."""
     start = svg.find("<svg")
     svg = svg[start:] if start >= 0 else svg
-    cols = [("id", "group"), ("start", "start"), ("end", "end"), ("n_windows", "windows"), ("n_members", "members"), ("symbols", "symbols"), ("dispersion_rms", "dispersion"), ("spread", "spread"), ("shown", "panel")]  # fmt: skip
-    head = "".join(f'<th class="{"l" if k in ("start", "end", "symbols") else ""}">{html.escape(label)}</th>' for k, label in cols)  # fmt: skip
+    cols = [
+        ("id", "group"),
+        ("start", "start"),
+        ("end", "end"),
+        ("n_windows", "windows"),
+        ("n_members", "members"),
+        ("symbols", "symbols"),
+        ("dispersion_rms", "dispersion"),
+        ("spread", "spread"),
+        ("shown", "panel"),
+    ]
+    head = "".join(
+        f'<th class="{"l" if k in ("start", "end", "symbols") else ""}">{html.escape(label)}</th>'
+        for k, label in cols
+    )
     rows = []
     for g in groups:
         cells = []

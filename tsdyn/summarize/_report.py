@@ -32,7 +32,11 @@ def _stamp(time, index: int):
         return index
     if index >= len(time):  # the end of the last window: one step past the data
         step = time[-1] - time[-2] if len(time) > 1 else 0
-        return str(time[-1] + step) if np.issubdtype(np.asarray(time).dtype, np.datetime64) else float(time[-1] + step)  # fmt: skip
+        return (
+            str(time[-1] + step)
+            if np.issubdtype(np.asarray(time).dtype, np.datetime64)
+            else float(time[-1] + step)
+        )
     value = time[index]
     return str(value) if np.issubdtype(np.asarray(time).dtype, np.datetime64) else float(value)
 
@@ -99,7 +103,16 @@ def assignments_csv(tv, names, time) -> str:
     for i in range(tv.n_series_):
         for k in range(tv.n_windows_):
             gid = int(tv.assignment_[i, k])
-            writer.writerow([names[i], k, _stamp(time, k * w), _stamp(time, (k + 1) * w), int(tv.symbols_[i, k]), "" if gid < 0 else gid])  # fmt: skip
+            writer.writerow(
+                [
+                    names[i],
+                    k,
+                    _stamp(time, k * w),
+                    _stamp(time, (k + 1) * w),
+                    int(tv.symbols_[i, k]),
+                    "" if gid < 0 else gid,
+                ]
+            )
     return out.getvalue()
 
 
@@ -112,7 +125,9 @@ def one_line(tv, seconds: float | None = None) -> str:
     return text + (f", {seconds:.2f} s" if seconds is not None else "")
 
 
-def write_summary(folder, tv, series, max_panels: int = 24, max_lines: int = 200, extra: dict | None = None) -> dict[str, Any]:  # fmt: skip
+def write_summary(
+    folder, tv, series, max_panels: int = 24, max_lines: int = 200, extra: dict | None = None
+) -> dict[str, Any]:
     """Write every output of a fitted `TiVy` into a RunFolder; return groups.json's document."""
     names, time = series.names, series.time
     doc = groups_document(tv, names, time, max_panels, extra)

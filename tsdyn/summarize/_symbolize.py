@@ -23,7 +23,16 @@ from tsdyn.kernels.dtw.cpu import (
 __all__ = ["COUNTERS", "dtw_to_one", "leader_symbols", "pair_sample", "refine_symbols"]
 
 #: names of the work counters returned next to the symbols (same order as `stats`)
-COUNTERS = ("comparisons", "pruned_kim", "pruned_keogh_eq", "pruned_keogh_ec", "dtw_calls", "dtw_abandoned", "dtw_cells", "pruned_improved")  # fmt: skip
+COUNTERS = (
+    "comparisons",
+    "pruned_kim",
+    "pruned_keogh_eq",
+    "pruned_keogh_ec",
+    "dtw_calls",
+    "dtw_abandoned",
+    "dtw_cells",
+    "pruned_improved",
+)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -167,7 +176,7 @@ def refine_symbols(
     stats: np.ndarray,
 ):
     """`passes` rounds of: representative <- medoid proxy of its members; every cell -> nearest
-    representative within eps (cells with none found new symbols). Keeps the eps invariant."""  # fmt: skip
+    representative within eps (cells with none found new symbols). Keeps the eps invariant."""
     N, w = C.shape
     dist = np.zeros(N)
     reps = np.empty(0, np.int64)

@@ -437,7 +437,30 @@ class TiVy:
 
     def params(self) -> dict[str, Any]:
         """The arguments, with the resolved values after `fit`."""
-        out = {k: getattr(self, k) for k in ("window", "normalize", "band", "eps", "eps_quantile", "refine", "min_support", "max_pattern_len", "panel_cost", "order", "alphabet", "seed")}  # fmt: skip
+        out = {
+            k: getattr(self, k)
+            for k in (
+                "window",
+                "normalize",
+                "band",
+                "eps",
+                "eps_quantile",
+                "refine",
+                "min_support",
+                "max_pattern_len",
+                "panel_cost",
+                "order",
+                "alphabet",
+                "seed",
+            )
+        }
         if hasattr(self, "groups_"):
-            out |= {"window": self.window_, "radius": self.radius_, "eps_abs": self.eps_, "delta": self.delta_, "min_support": self.min_support_, "panel_cost": self.panel_cost_}  # fmt: skip
+            out |= {
+                "window": self.window_,
+                "radius": self.radius_,
+                "eps_abs": self.eps_,
+                "delta": self.delta_,
+                "min_support": self.min_support_,
+                "panel_cost": self.panel_cost_,
+            }
         return out
