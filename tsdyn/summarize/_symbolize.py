@@ -166,6 +166,28 @@ def _medoid_proxies(C, symbols, K, r, stats):
     return out
 
 
+@numba.njit(cache=True, parallel=True)
+def _assign_fixed(C, reps, lower, upper, K, r, eps_sq, hints, symbols, dist):
+    """Every cell to its nearest of K fixed representatives within eps (-1: none), in parallel.
+
+    Returns the work counters per cell [N, len(COUNTERS)] (summed by the caller).
+    """
+    N, w = C.shape
+    counts = np.zeros((N, 8), np.int64)
+    for s in numba.prange(N):
+        slower, supper = np.empty(w), np.empty(w)
+        buf, cb = np.empty(2 * r + 3), np.empty(w + 1)
+        h, hl, hu = np.empty(w), np.empty(w), np.empty(w)
+        envelope_into(C[s], r, slower, supper)
+        t, d = _nearest(
+            s, C, lower, upper, slower, supper, reps, K, r, eps_sq, buf, cb, h, hl, hu,
+            counts[s], hints[s],
+        )  # fmt: skip
+        symbols[s] = t
+        dist[s] = math.sqrt(d) if t >= 0 else np.inf
+    return counts
+
+
 def refine_symbols(
     C: np.ndarray,
     order: np.ndarray,
@@ -175,8 +197,10 @@ def refine_symbols(
     passes: int,
     stats: np.ndarray,
 ):
-    """`passes` rounds of: representative <- medoid proxy of its members; every cell -> nearest
-    representative within eps (cells with none found new symbols). Keeps the eps invariant."""
+    """`passes` rounds of: representative <- medoid proxy of its members; every cell -> its
+    nearest refined representative within eps (in parallel, so independent of the visiting order);
+    the cells none covers are symbolised among themselves by the leader pass, in `order`.
+    Keeps the eps invariant."""
     N, w = C.shape
     dist = np.zeros(N)
     reps = np.empty(0, np.int64)
@@ -193,12 +217,23 @@ def refine_symbols(
             envelope_into(C[q], r, lower[t], upper[t])
         # the new representative of a cell's old symbol is tried first
         hints = np.where(valid[symbols], position[symbols], -1)
+        K0 = len(new_reps)
         symbols = np.empty(N, np.int64)
-        K = _leader(
-            C, order, r, eps * eps, reps, lower, upper, len(new_reps), symbols, dist, stats, hints
-        )
+        per_cell = _assign_fixed(C, reps, lower, upper, K0, r, eps * eps, hints, symbols, dist)
+        stats += per_cell.sum(axis=0)
+        left = order[symbols[order] < 0]  # cells no refined representative covers, in order
+        if len(left):
+            sub = np.ascontiguousarray(C[np.sort(left)])
+            local = np.searchsorted(np.sort(left), left)
+            sym, d, sub_reps, sub_stats = leader_symbols(sub, local, r, eps)
+            stats += sub_stats
+            cells = np.sort(left)
+            symbols[cells] = K0 + sym
+            dist[cells] = d
+            reps[K0 : K0 + len(sub_reps)] = cells[sub_reps]
+            K0 += len(sub_reps)
         used, symbols = np.unique(symbols, return_inverse=True)  # drop symbols left empty
-        reps = reps[used]
+        reps = reps[:K0][used]
     return symbols, dist, reps
 
 

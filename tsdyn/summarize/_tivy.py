@@ -29,9 +29,10 @@ superpositions. Every step below is the reconstruction of `../shared/research/ti
    Refinement (`refine` passes, default 1 as in the note): each representative is replaced by a
    medoid *proxy*, the member with the smallest DTW to its symbol's pointwise mean (O(n) DTWs
    instead of the medoid's O(n^2); a choice of ours), then every cell is re-assigned to its
-   nearest representative within eps (its old symbol's representative is tried first, to tighten
-   the pruning), and cells with none found new symbols, so DTW(cell, representative) <= eps holds
-   after every pass. The pass tightens the symbols: on planted motifs (benchmarks/tivy.py,
+   nearest refined representative within eps, all cells in parallel, so the result no longer
+   depends on the visiting order (its old symbol's representative is tried first, to tighten the
+   pruning); the cells no refined representative covers are symbolised among themselves by the
+   leader pass. DTW(cell, representative) <= eps holds after every pass. The pass tightens the symbols: on planted motifs (benchmarks/tivy.py,
    10^4 cells) it cuts chance groups of background cells from 91 to 9 panels, for about twice
    the time and DTW cells; `refine=0` is the fast setting.
 3. Symbolic sequences: S[i, k] = symbol of cell (i, k).
