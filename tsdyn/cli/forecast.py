@@ -336,7 +336,8 @@ def run_forecast(
         **given,
     }
     if threads is None and model in ("linear", "nlinear", "dlinear"):
-        threads = 1  # these models are too small to gain from more threads, and lose a lot under load
+        # these models are too small to gain from more threads, and lose a lot under load
+        threads = 1
     with start_run(
         "forecast",
         settings,
