@@ -181,3 +181,14 @@ def test_greedy_combinatorics_small():
     groups = select_groups(mine_patterns(S, 2), 3, 3, 2, 2.0)
     assert next((g.start, g.symbols, tuple(g.members)) for g in groups) == (0, (0, 0, 0), (0, 1))
     assert list(itertools.chain.from_iterable(g.members for g in groups)).count(2) <= 1
+
+
+def test_window_z_panels_show_the_matched_cells(small):
+    tv = TiVy(window=16, normalize="window-z").fit(small.table.values)
+    w = tv.window_
+    cells = tv.normalized_.T.reshape(tv.n_series_, tv.n_windows_, w)
+    np.testing.assert_allclose(cells.mean(axis=2), 0, atol=1e-9)
+    for g in tv.groups_:
+        a = g.start_window * w
+        span = tv.normalized_[a : a + g.n_windows * w, g.rep_member]
+        np.testing.assert_array_equal(g.representative, span)

@@ -291,6 +291,7 @@ class TiVy:
             C = np.where(
                 sd > 0, (C - C.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0), 0.0
             )
+            Z = np.ascontiguousarray(C.reshape(M, n_windows * w).T)  # panels show what was matched
         timings["normalize_segment"] = time.perf_counter() - t0
         progress("summarize", 1, 5, {"step": "segment"})
 
