@@ -29,7 +29,9 @@ def test_html_summary_renders_in_headless_chromium(summary_run, tmp_path):
     out, result = summary_run
     assert result.exit_code == 0
     page = (out / "summary.html").resolve().as_uri()
-    shown = sum(g["shown"] for g in json.loads((out / "groups.json").read_text())["groups"])
+    groups = json.loads((out / "groups.json").read_text())["groups"]
+    shown = sum(g["shown"] for g in groups)
+    assert shown == len(groups) > 0  # below --max-panels: one panel per group
 
     def run(*extra: str, profile: str) -> subprocess.CompletedProcess:
         cmd = [browser, *FLAGS, f"--user-data-dir={tmp_path / profile}", "--enable-logging=stderr", "--v=0", *extra, page]  # fmt: skip
