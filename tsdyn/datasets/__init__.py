@@ -5,6 +5,7 @@ Polars stays inside this package; everything it returns is numpy or torch.
 
 from tsdyn.datasets import systems
 from tsdyn.datasets._builtins import BUILTINS, load
+from tsdyn.datasets._long import load_long_table
 from tsdyn.datasets._scaling import StandardScaler
 from tsdyn.datasets._splits import SPLIT_SCHEMES, Split, make_split, resolve_scheme
 from tsdyn.datasets._table import FILL_METHODS, Table, load_table, parse_columns
@@ -23,6 +24,7 @@ __all__ = [
     "demo_table",
     "feature_columns",
     "load",
+    "load_long_table",
     "load_table",
     "make_split",
     "parse_columns",

@@ -126,89 +126,15 @@ def load_series(
 
 
 def _load_long(path: Path, spec: str) -> Series:
-    import polars as pl
+    from tsdyn.datasets import load_long_table
 
-    from tsdyn.datasets._table import _check_file, _infer_freq
-
-    label = str(path)
     parts = [p.strip() for p in spec.split(",")]
     if len(parts) != 3 or not all(parts):
         raise InputError(
             f"--long '{spec}' must name three columns", "e.g. --long series_id,time,value"
         )
-    sid, tcol, vcol = parts
-    kind = _check_file(path)
-    try:
-        frame = (
-            pl.read_parquet(path) if kind == "Parquet" else pl.read_csv(path, infer_schema=False)
-        )
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise InputError(
-            f"could not be read: {str(exc).splitlines()[0][:200]}", "check the file", label
-        ) from None
-    for c in parts:
-        if c not in frame.columns:
-            raise InputError(
-                f"has no column '{c}' (columns: {', '.join(frame.columns[:10])})",
-                "fix --long",
-                label,
-            )
-    if frame.height == 0:
-        raise InputError("has no data rows", "pass a file with data rows", label)
-    ids = frame.get_column(sid).cast(pl.String)
-    if ids.is_null().any():
-        row = int(ids.is_null().arg_true()[0]) + 2
-        raise InputError(
-            f"column '{sid}' is empty at line {row}", "give every row a series id", label
-        )
-    text = frame.get_column(vcol).cast(pl.String).str.strip_chars()
-    values = text.cast(pl.Float64, strict=False)
-    bad = values.is_null() & text.is_not_null() & (text != "")
-    if bad.any():
-        row = int(bad.arg_true()[0])
-        raise InputError(
-            f"column '{vcol}' has a non-numeric value '{text[row]}' at line {row + 2}",
-            "fix the cell",
-            label,
-        )
-    raw_time = frame.get_column(tcol)
-    time = raw_time if raw_time.dtype.is_temporal() else None
-    if time is None:
-        ttext = raw_time.cast(pl.String).str.strip_chars()
-        numbers = ttext.cast(pl.Float64, strict=False)
-        if numbers.is_not_null().all():
-            time = numbers
-        else:
-            try:
-                parsed = ttext.str.to_datetime(strict=False, time_unit="us")
-            except pl.exceptions.PolarsError:
-                parsed = pl.Series([None] * len(ttext), dtype=pl.Datetime("us"))
-            if parsed.is_null().any():
-                row = int(parsed.is_null().arg_true()[0])
-                raise InputError(
-                    f"column '{tcol}' has a value that is neither a date nor a number ('{ttext[row]}' at line {row + 2})",
-                    "fix the cell",
-                    label,
-                )
-            time = parsed
-    tidy = pl.DataFrame({"id": ids, "t": time, "v": values})
-    dup = tidy.select(["id", "t"]).is_duplicated()
-    if dup.any():
-        row = int(dup.arg_true()[0])
-        raise InputError(
-            f"series '{ids[row]}' has two values at time {tidy['t'][row]} (line {row + 2})",
-            "aggregate duplicates first",
-            label,
-        )
-    order = list(dict.fromkeys(tidy.get_column("id").to_list()))
-    wide = tidy.pivot(on="id", index="t", values="v").sort("t")
-    grid = wide.get_column("t").to_numpy()
-    V = np.column_stack([wide.get_column(name).to_numpy().astype(np.float64) for name in order])
-    V, names, notes = _fill(V, tuple(order), label)
-    freq = None
-    if len(grid) > 1:
-        freq, note = _infer_freq(grid)
-        if note:
-            notes.append(note)
-    notes.insert(0, f"pivoted a long table: {len(order)} series x {len(grid)} times")
-    return Series(V, tuple(names), grid, freq, label, tuple(notes))
+    table = load_long_table(path, *parts)
+    V, names, notes = _fill(table.values, table.columns, table.label)
+    return Series(
+        V, tuple(names), table.time, table.freq, table.label, tuple(table.notes) + tuple(notes)
+    )
