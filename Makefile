@@ -20,6 +20,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/tsdyn forecast --out runs/demo --overwrite
+	$(BIN)/tsdyn summarize --out runs/demo-summary --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check tsdyn tests benchmarks examples
