@@ -136,6 +136,7 @@ def main() -> None:
     ap.add_argument("--timing-only", action="store_true", help="only the per-batch timings")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--save-model", default=None, help="folder for the trained runs' parameters")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -212,8 +213,16 @@ def main() -> None:
     ref = int(
         np.nanargmin(np.where(np.isfinite(rec.train_.best_dstsp), rec.train_.best_dstsp, np.inf))
     )
-    code = rec.symbolic_code(run=ref, states=rec.last_eval_["states"][ref])
+    codes = [
+        rec.symbolic_code(run=r, states=rec.last_eval_["states"][r], max_period=2)
+        for r in range(cfg.runs)
+    ]
+    code = codes[ref]
     topo = wing_centre_topology(code)
+    per["wing_centre"] = [wing_centre_topology(c)["holds"] for c in codes]
+    per["region_shares"] = [{r["symbol"]: r["share"] for r in c["regions"]} for c in codes]
+    if args.save_model:
+        rec.save(args.save_model)
     result.update(
         train_wall_s=train_wall,
         train_cpu_s=train_cpu,
@@ -261,11 +270,15 @@ def print_table(result: dict, cfg, dt: float) -> None:
         f"min CPU; load {result['machine']['load_avg_start'][0]:.1f} -> "
         f"{result['load_avg_end'][0]:.1f}"
     )
-    print(f"{'run':>5} {'D_stsp':>8} {'D_H':>7} {'PE(20)':>9} {'lambda_max':>10} {'regions':>7}")
+    print(
+        f"{'run':>5} {'D_stsp':>8} {'D_H':>7} {'PE(20)':>9} {'lambda_max':>10} {'regions':>7} "
+        f"{'>=1%':>5} {'wing/centre':>11}"
+    )
     for r in range(len(per["dstsp"])):
         print(
             f"{r:>5} {per['dstsp'][r]:>8.3f} {per['dh'][r]:>7.3f} {per['pe'][r]:>9.4f} "
-            f"{per['lyapunov_max'][r]:>10.3f} {per['regions'][r]:>7d}"
+            f"{per['lyapunov_max'][r]:>10.3f} {per['regions'][r]:>7d} "
+            f"{per['regions_1pct'][r]:>5d} {per['wing_centre'][r]!s:>11}"
         )
 
     def f(k, d=3):
@@ -273,7 +286,7 @@ def print_table(result: dict, cfg, dt: float) -> None:
 
     print(
         f"{'mean':>5} {f('dstsp'):>8} {f('dh'):>7} {f('pe', 4):>9} {f('lyapunov_max'):>10} "
-        f"{f('regions', 1):>7}"
+        f"{f('regions', 1):>7} {f('regions_1pct', 1):>5}"
     )
     print(
         f"{'floor':>5} {fl['dstsp']:>8.3f} {fl['dh']:>7.3f} {'':>9} "

@@ -27,6 +27,7 @@ class Preset(StrEnum):
     auto = "auto"
     lorenz63 = "lorenz63"
     rossler = "rossler"
+    lorenz96 = "lorenz96"
     none = "none"
 
 
@@ -52,7 +53,7 @@ def reconstruct(
     ] = "lorenz63",
     preset: Annotated[
         Preset,
-        _opt("Recipe: auto (the system's own, if any), lorenz63, rossler or none (defaults)."),
+        _opt("Recipe: auto (the system's own, if any), a system's name, or none (defaults)."),
     ] = Preset.auto,
     M: Annotated[int | None, _opt("Latent units (preset: 20).", _TRAIN, "--M")] = None,
     P: Annotated[
@@ -99,10 +100,12 @@ def reconstruct(
 ) -> None:
     """Reconstruct a chaotic system with an Almost-Linear RNN and its symbolic code.
 
-    Writes metrics.json (D_stsp, D_H, PE(20), Lyapunov exponents, regions: per run and mean +- SEM),
-    symbols.json, free_run.csv, attractor.png, timeseries.png, symbolic_graph.png and
-    model.safetensors. Training uses the fused CPU kernel unless --device cuda is given (at M = 20
-    it is faster than the GPU).
+    Metrics per run and mean +- SEM: D_stsp, D_H, PE(20), Lyapunov exponent, subregions used.
+
+    Outputs: metrics.json, symbols.json, free_run.csv, model.safetensors,
+    attractor.png, timeseries.png, symbolic_graph.png.
+
+    Training runs on the fused CPU kernel unless --device cuda is given.
 
     Example: tsdyn reconstruct lorenz63 --runs 10 --out runs/lorenz
     """
@@ -248,8 +251,8 @@ def _reconstruct(run, s: dict, seed: int) -> None:
     gen = rec.unscale(Z[:, :N])
     with folder.open("free_run.csv") as f:
         f.write(",".join(["step", *columns, "symbol"]) + "\n")
-        names = [symbolic.symbol_name(c, rec.model_.P) for c in range(2**rec.model_.P)]
         codes = rec.last_eval_["codes"][ref]
+        names = {int(c): symbolic.symbol_name(c, rec.model_.P) for c in np.unique(codes)}
         for k in range(len(gen)):
             f.write(f"{k}," + ",".join(f"{v:.6g}" for v in gen[k]) + f",{names[codes[k]]}\n")
     order = [r["code"] for r in code["regions"]]

@@ -140,6 +140,9 @@ class ALRNNReconstructor:
     ) -> dict[str, Any]:
         """Metrics of every run on a held-out trajectory `test` [T, N] (data units).
 
+        `regions` counts the subregions a run's free run visits at all, `regions_1pct` those
+        holding at least 1% of its steps.
+
         Protocol: each run free-runs from the test's first point, drops `transient` steps and keeps
         T steps (equal length); D_stsp and D_H compare that with the z-scored test series, PE(n)
         starts from every test point, the model's Lyapunov spectrum comes from QR along its own
@@ -169,7 +172,11 @@ class ALRNNReconstructor:
             )
         lyap /= self.dt_
         codes = symbolic.symbols(Z, P)
-        regions = [len(np.unique(c)) if f else 0 for c, f in zip(codes, finite, strict=True)]
+        regions, regions_1pct = [], []
+        for c, f in zip(codes, finite, strict=True):
+            _, counts = np.unique(c, return_counts=True)
+            regions.append(len(counts) if f else 0)
+            regions_1pct.append(int(np.sum(counts >= 0.01 * len(c))) if f else 0)
         result: dict[str, Any] = {
             "per_run": {
                 "dstsp": ds,
@@ -177,6 +184,7 @@ class ALRNNReconstructor:
                 "pe": pe.tolist(),
                 "lyapunov_max": lyap[:, 0].tolist(),
                 "regions": regions,
+                "regions_1pct": regions_1pct,
                 "selection_dstsp": self.train_.best_dstsp.tolist()
                 if hasattr(self, "train_")
                 else None,
@@ -219,13 +227,19 @@ class ALRNNReconstructor:
         regions = symbolic.region_stats(codes, P)
         order = np.array([r["code"] for r in regions])
         _, Pm, C = symbolic.transition_matrix(codes, order)
-        fps = symbolic.fixed_points(a, W, h, P)
+        visited = [r["code"] for r in regions]
+        # all 2^P regions for small P (virtual fixed points of unvisited regions too), else the
+        # visited ones; cycles only over few visited regions (the enumeration grows as K^k)
+        fps = symbolic.fixed_points(a, W, h, P, None if P <= 6 else visited)
         N = self.model_.N
         for fp in fps:
             if fp.get("exists"):
                 fp["x"] = self.unscale(np.array(fp["z"][:N])).tolist()
-        visited = [r["code"] for r in regions]
-        cyc = symbolic.cycles(a, W, h, P, max_period=max_period, regions=visited)
+        cyc = (
+            symbolic.cycles(a, W, h, P, max_period=max_period, regions=visited, budget=5000)
+            if len(visited) <= 16
+            else []
+        )
         for c in cyc:
             c["x"] = [self.unscale(np.array(z[:N])).tolist() for z in c["z"]]
         return {

@@ -13,10 +13,12 @@ def _region_colors(codes: np.ndarray, order: list[int]):
     import matplotlib
 
     cmap = matplotlib.colormaps["viridis"]
-    rank = {c: k for k, c in enumerate(order)}
     n = max(len(order) - 1, 1)
-    colors = np.array([cmap(rank.get(int(c), 0) / n) for c in range(max(order) + 1)])
-    return colors[codes], {c: cmap(rank[c] / n) for c in order}
+    table = np.array([cmap(k / n) for k in range(len(order))])
+    sorted_codes = np.sort(np.asarray(order))
+    rank_of_sorted = np.argsort(np.argsort(order))  # position in `order` of each sorted code
+    pos = np.clip(np.searchsorted(sorted_codes, codes), 0, len(order) - 1)
+    return table[rank_of_sorted[pos]], {c: table[k] for k, c in enumerate(order)}
 
 
 def attractor_figure(data, model, codes, order, names, columns, fixed_points=()):

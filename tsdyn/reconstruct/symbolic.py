@@ -103,16 +103,23 @@ def _stability(eigvals: np.ndarray) -> dict:
     }
 
 
-def fixed_points(a: np.ndarray, W: np.ndarray, h: np.ndarray, P: int) -> list[dict]:
-    """Fixed point of every subregion's affine map and its self-consistency (note section 5.4).
+def fixed_points(
+    a: np.ndarray, W: np.ndarray, h: np.ndarray, P: int, regions: list[int] | None = None
+) -> list[dict]:
+    """Fixed point of each subregion's affine map and its self-consistency (note section 5.4).
 
     z*_Omega = (I - diag(a) - W D_Omega)^{-1} h; "real" iff the symbol of z*_Omega is Omega (the
     map that fixes it is the one that acts there), else "virtual". Stability from the eigenvalues
     of J_Omega (stable: all |lambda| < 1; saddle: some above, some below; "focus": complex pairs).
+    `regions`: the codes to analyse (default: all 2^P, which needs P <= 16).
     """
     M = len(a)
+    if regions is None:
+        if P > 16:
+            raise ValueError(f"2^{P} regions are too many to enumerate; pass the visited ones")
+        regions = range(2**P)
     out = []
-    for code in range(2**P):
+    for code in regions:
         J = region_jacobian(a, W, code, P)
         try:
             z = np.linalg.solve(np.eye(M) - J, h)

@@ -78,6 +78,7 @@ class ReconstructConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "lorenz63": dict(M=20, P=2, window=200, tau=16, lr_start=1e-3, lr_end=1e-5, epochs=2000),
     "rossler": dict(M=20, P=1, window=300, tau=8, lr_start=5e-3, lr_end=1e-5, epochs=3000),
+    "lorenz96": dict(M=100, P=50, window=50, tau=20, lr_start=1e-3, lr_end=1e-5, epochs=3000),
 }
 
 
