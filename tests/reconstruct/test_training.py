@@ -103,3 +103,30 @@ def test_estimator_fit_evaluate_save_load(lorenz, tmp_path):
     code = back.symbolic_code(run=1, steps=2000)
     assert code["used_regions"] == len(code["regions"]) <= 4
     assert np.allclose(np.sum(code["transition_matrix"]["probabilities"], axis=1), 1)
+
+
+@pytest.mark.slow
+def test_benchmark_model_reproduces_lorenz_structure():
+    """The 10 runs trained by benchmarks/reconstruct.py (committed): their Lyapunov exponent is
+    close to Lorenz-63's and the reference run's symbolic graph is wing - centre - wing."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "benchmarks/results/reconstruct_lorenz63_model"
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip("benchmarks/results/reconstruct_lorenz63_model is absent")
+    rec = ALRNNReconstructor.load(folder)
+    test = simulate("lorenz63", 30_000, 0.01, seed=1).values
+    report = rec.evaluate(test, transient=1000, lyapunov_steps=20_000, data_lyapunov=False)
+    assert report["mean"]["lyapunov_max"]["mean"] == pytest.approx(0.906, rel=0.15)
+    assert np.nanmean(report["per_run"]["dh"]) < 0.6
+    code = rec.symbolic_code(run=7, steps=50_000)
+    shares = {r["symbol"]: r["share"] for r in code["regions"]}
+    assert sum(v >= 0.05 for v in shares.values()) == 3
+    syms = code["transition_matrix"]["symbols"]
+    Pm = np.array(code["transition_matrix"]["probabilities"])
+    main = sorted((s for s in syms if shares[s] >= 0.05), key=lambda s: -shares[s])
+    idx = {s: syms.index(s) for s in main}
+    hub = [s for s in main if all(Pm[idx[s], idx[o]] > 0 for o in main if o != s)]
+    assert len(hub) >= 1
+    wings = [s for s in main if s != hub[0]]
+    assert Pm[idx[wings[0]], idx[wings[1]]] == 0 and Pm[idx[wings[1]], idx[wings[0]]] == 0

@@ -110,12 +110,16 @@ class ALRNNReconstructor:
         return np.asarray(values) * self.scale_ + self.mean_
 
     # ---- simulation -------------------------------------------------------------------------
-    def simulate_states(self, n_steps: int, x0: np.ndarray, transient: int = 0) -> np.ndarray:
-        """Latent free run of every run: z_1 = [x0; L x0] (x0 in data units), `transient` steps
-        dropped, then `n_steps` states: [R, n_steps, M] (float64)."""
+    def simulate_states(
+        self, n_steps: int, x0: np.ndarray | None = None, transient: int = 0
+    ) -> np.ndarray:
+        """Latent free run of every run: z_1 = [x0; L x0] (x0 in data units; default the training
+        mean), `transient` steps dropped, then `n_steps` states: [R, n_steps, M] (float64)."""
         from tsdyn.kernels.rollout.cpu import alrnn_free_run
 
         self._check()
+        if x0 is None:
+            x0 = self.mean_
         a, W, h, L = self._params()
         x0s = self.scale(np.asarray(x0, dtype=np.float64).reshape(-1))
         z0 = np.concatenate([np.broadcast_to(x0s, (len(a), len(x0s))), L @ x0s], axis=1)
@@ -124,7 +128,9 @@ class ALRNNReconstructor:
         states = np.concatenate([z0[:, None, :], states], axis=1)
         return states[:, transient:]
 
-    def simulate(self, n_steps: int, x0: np.ndarray, transient: int = 0) -> np.ndarray:
+    def simulate(
+        self, n_steps: int, x0: np.ndarray | None = None, transient: int = 0
+    ) -> np.ndarray:
         """Free run in data units: [R, n_steps, N] (the observed units, unscaled)."""
         z = self.simulate_states(n_steps, x0, transient)
         return self.unscale(z[..., : self.model_.N])
