@@ -76,6 +76,26 @@ JsonOpt = Annotated[
 ]
 
 
+class Features(StrEnum):
+    M = "M"
+    S = "S"
+    MS = "MS"
+
+
+class SplitScheme(StrEnum):
+    auto = "auto"
+    ett_hour = "ett-hour"
+    ett_minute = "ett-minute"
+    ratio = "ratio"
+
+
+class Schedule(StrEnum):
+    type1 = "type1"
+    type3 = "type3"
+    cosine = "cosine"
+    constant = "constant"
+
+
 class FillMethod(StrEnum):
     ffill = "ffill"
     interpolate = "interpolate"

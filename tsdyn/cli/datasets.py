@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,17 +14,10 @@ from tsdyn.cli._common import (
     NaValuesOpt,
     OverwriteOpt,
     SeedOpt,
+    SplitScheme,
     emit,
     parse_na_values,
 )
-
-
-class SplitScheme(StrEnum):
-    auto = "auto"
-    ett_hour = "ett-hour"
-    ett_minute = "ett-minute"
-    ratio = "ratio"
-
 
 datasets_app = typer.Typer(help="Built-in data sets and file checks.", no_args_is_help=True)
 

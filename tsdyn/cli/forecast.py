@@ -17,13 +17,16 @@ from tsdyn.cli._common import (
     ColumnsOpt,
     DateColOpt,
     DeviceOpt,
+    Features,
     FillOpt,
     JsonOpt,
     NaValuesOpt,
     OutOpt,
     OverwriteOpt,
     QuietOpt,
+    Schedule,
     SeedOpt,
+    SplitScheme,
     ThreadsOpt,
     parse_na_values,
     start_run,
@@ -35,26 +38,6 @@ PRESET_HELP = (
     "ETTm2, exchange, weather, electricity, traffic, illness (L, batch, lr, epochs, patience, schedule; "
     "OLinear: L 96, d_model 512, layers, dropout, weighted L1 loss). Options you pass win."
 )
-
-
-class Features(StrEnum):
-    M = "M"
-    S = "S"
-    MS = "MS"
-
-
-class SplitScheme(StrEnum):
-    auto = "auto"
-    ett_hour = "ett-hour"
-    ett_minute = "ett-minute"
-    ratio = "ratio"
-
-
-class Schedule(StrEnum):
-    type1 = "type1"
-    type3 = "type3"
-    cosine = "cosine"
-    constant = "constant"
 
 
 class Preset(StrEnum):

@@ -13,13 +13,16 @@ from tsdyn.cli._common import (
     ColumnsOpt,
     DateColOpt,
     DeviceOpt,
+    Features,
     FillOpt,
     JsonOpt,
     NaValuesOpt,
     OutOpt,
     OverwriteOpt,
     QuietOpt,
+    Schedule,
     SeedOpt,
+    SplitScheme,
     ThreadsOpt,
     parse_na_values,
     start_run,
@@ -49,26 +52,6 @@ class Layer(StrEnum):
 class Disc(StrEnum):
     zoh = "zoh"
     bilinear = "bilinear"
-
-
-class Features(StrEnum):
-    M = "M"
-    S = "S"
-    MS = "MS"
-
-
-class SplitScheme(StrEnum):
-    auto = "auto"
-    ett_hour = "ett-hour"
-    ett_minute = "ett-minute"
-    ratio = "ratio"
-
-
-class Schedule(StrEnum):
-    type1 = "type1"
-    type3 = "type3"
-    cosine = "cosine"
-    constant = "constant"
 
 
 ssm_app = typer.Typer(
