@@ -135,6 +135,8 @@ def main() -> None:
     ap.add_argument("--timing-repeats", type=int, default=40)
     ap.add_argument("--timing-only", action="store_true", help="only the per-batch timings")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--forcing", default="stf", choices=["stf", "gtf"])
+    ap.add_argument("--alpha", type=float, default=None, help="GTF weight (default: adaptive)")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--save-model", default=None, help="folder for the trained runs' parameters")
     args = ap.parse_args()
@@ -147,6 +149,8 @@ def main() -> None:
         seed=args.seed,
         batches_per_epoch=args.batches_per_epoch,
         eval_every=args.eval_every,
+        forcing=args.forcing,
+        alpha=args.alpha,
     )
     if args.epochs:
         settings["epochs"] = args.epochs

@@ -119,3 +119,14 @@ def test_bad_input_exits_2_and_leaves_nothing(cli):
     assert not Path("bad").exists()
     r = cli("reconstruct", "no_such_file.csv", "--out", "bad2", "-q")
     assert r.exit_code == 2 and not Path("bad2").exists()
+
+
+def test_region_colours_follow_the_legend():
+    from tsdyn.reconstruct.plots import _region_colors
+
+    order = [1, 3, 2, 0]  # by frequency
+    codes = np.array([0, 1, 2, 3, 3, 1])
+    colors, legend = _region_colors(codes, order)
+    for c, col in zip(codes, colors, strict=True):
+        assert np.allclose(col, legend[int(c)])
+    assert not np.allclose(legend[1], legend[0])

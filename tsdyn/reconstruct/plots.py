@@ -16,7 +16,7 @@ def _region_colors(codes: np.ndarray, order: list[int]):
     n = max(len(order) - 1, 1)
     table = np.array([cmap(k / n) for k in range(len(order))])
     sorted_codes = np.sort(np.asarray(order))
-    rank_of_sorted = np.argsort(np.argsort(order))  # position in `order` of each sorted code
+    rank_of_sorted = np.argsort(order)  # position in `order` of each sorted code
     pos = np.clip(np.searchsorted(sorted_codes, codes), 0, len(order) - 1)
     return table[rank_of_sorted[pos]], {c: table[k] for k, c in enumerate(order)}
 
@@ -94,12 +94,15 @@ def timeseries_figure(data, model, codes, order, names, columns, dt, steps=2000)
 
 
 def symbolic_graph_figure(symbols, probabilities, shares):
-    """Transition graph (nodes = used subregions, area ~ time share; arrows ~ probability) beside
-    the row-stochastic transition matrix."""
+    """Transition graph (nodes = used subregions, area ~ time share; arrow width ~ how often the
+    edge is taken, label = transition probability) beside the row-stochastic transition matrix."""
     import matplotlib.pyplot as plt
 
     Pm = np.asarray(probabilities)
     K = len(symbols)
+    flow = np.asarray(shares)[:, None] * Pm  # fraction of all steps taking each edge
+    off = flow[~np.eye(K, dtype=bool)]
+    top = off.max() if off.size and off.max() > 0 else 1.0
     fig, (ax, axm) = plt.subplots(1, 2, figsize=(11, 5))
     angle = np.pi / 2 - 2 * np.pi * np.arange(K) / max(K, 1)
     pos = np.stack([np.cos(angle), np.sin(angle)], axis=1) if K > 1 else np.zeros((1, 2))
@@ -113,7 +116,7 @@ def symbolic_graph_figure(symbols, probabilities, shares):
                 xytext=pos[i] * 0.82 + pos[j] * 0.18,
                 arrowprops={
                     "arrowstyle": "-|>",
-                    "lw": 0.5 + 6 * Pm[i, j] / max(Pm[~np.eye(K, dtype=bool)].max(), 1e-12),
+                    "lw": 0.5 + 5 * flow[i, j] / top,
                     "color": "tab:blue",
                     "connectionstyle": "arc3,rad=0.15",
                 },
