@@ -17,10 +17,12 @@ superpositions. Every step below is the reconstruction of `../shared/research/ti
    patterns spanning several windows.
 2. Symbolise by leader clustering under banded DTW, radius `ceil(band * w)` (band 0.1). Cells are
    visited window by window, series by series (`order="random"` shuffles with `seed`). A cell joins
-   the *nearest* representative within eps (ties: the oldest), found by the UCR cascade LB_Kim ->
-   LB_Keogh(EQ) -> LB_Keogh(EC) -> LB_Improved (Lemire 2009) -> early-abandoning DTW whose
-   threshold shrinks to the best distance so far and which also stops once a row's minimum plus
-   the remaining rows' LB_Keogh terms exceeds it; otherwise the cell founds a new symbol.
+   the *nearest* representative within eps (ties: the oldest), found exactly by the UCR cascade
+   LB_Kim -> LB_Keogh(EQ) -> LB_Keogh(EC) -> LB_Improved (Lemire 2009) -> early-abandoning DTW
+   whose threshold shrinks to the best distance so far; the candidates are visited by increasing
+   LB_Keogh (likely matches first), and the DTW skips every cell whose cost plus the LB_Keogh
+   terms of the rows or columns still to come exceeds the threshold (PrunedDTW); see
+   `_symbolize.py`. Otherwise the cell founds a new symbol.
    eps = delta * sqrt(w) (delta = 0.5, an RMS tolerance per point in normalised units), or the
    `eps_quantile` quantile of DTW over 2,000 random cell pairs. One alphabet is shared by all
    windows (`alphabet="global"`, as the note says); `alphabet="window"` keeps one per window
@@ -32,9 +34,10 @@ superpositions. Every step below is the reconstruction of `../shared/research/ti
    nearest refined representative within eps, all cells in parallel, so the result no longer
    depends on the visiting order (its old symbol's representative is tried first, to tighten the
    pruning); the cells no refined representative covers are symbolised among themselves by the
-   leader pass. DTW(cell, representative) <= eps holds after every pass. The pass tightens the symbols: on planted motifs (benchmarks/tivy.py,
-   10^4 cells) it cuts chance groups of background cells from 91 to 9 panels, for about twice
-   the time and DTW cells; `refine=0` is the fast setting.
+   leader pass. DTW(cell, representative) <= eps holds after every pass. The pass tightens the
+   symbols: on planted motifs (benchmarks/tivy.py, 10^4 cells) it cuts chance groups of
+   background cells from 91 to 9 panels, for about 1.5 times the time and twice the DTW cells;
+   `refine=0` is the fast setting.
 3. Symbolic sequences: S[i, k] = symbol of cell (i, k).
 4. Frequent aligned contiguous patterns P = (k, p): support = series with S[i, k:k+len(p)] = p;
    frequent when >= `min_support` (default max(2, ceil(0.02 M))); `max_pattern_len` windows at
@@ -164,7 +167,7 @@ class TiVy:
     eps_quantile : float, optional
         Instead of `eps`: the quantile of DTW over 2,000 random cell pairs.
     refine : int
-        Medoid-proxy refinement passes of the symbolisation (0 is about twice as fast).
+        Medoid-proxy refinement passes of the symbolisation (0 is about 1.5 times as fast).
     min_support : int, optional
         Minimum series per pattern (default max(2, ceil(0.02 M))).
     max_pattern_len : int, optional
