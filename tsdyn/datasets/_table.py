@@ -402,10 +402,7 @@ def _parse_dates(text):
     """String series -> Datetime series, or None if any cell does not parse."""
     import polars as pl
 
-    try:
-        parsed = text.str.to_datetime(strict=False, time_unit="us")
-    except pl.exceptions.PolarsError:
-        parsed = None
+    parsed = _inferred_dates(text)
     if parsed is None or parsed.null_count() > 0:
         for fmt in (
             "%Y-%m-%d %H:%M:%S%.f",
@@ -451,10 +448,9 @@ def _parse_time(column, name: str, label: str, where) -> np.ndarray:
         if numbers.null_count():  # not all numbers: dates ("nan"/"inf" are numbers, checked below)
             parsed = _parse_dates(text)
             if parsed is None:
+                inferred = _inferred_dates(text)
                 no_date = (
-                    text.str.to_datetime(strict=False, time_unit="us").is_null().to_numpy()
-                    if _try_infer(text)
-                    else np.ones(len(text), bool)
+                    np.ones(len(text), bool) if inferred is None else inferred.is_null().to_numpy()
                 )
                 bad = np.flatnonzero(no_date & numbers.is_null().to_numpy())
                 value = text[int(bad[0])] if len(bad) else text[0]
@@ -477,14 +473,15 @@ def _parse_time(column, name: str, label: str, where) -> np.ndarray:
     return values
 
 
-def _try_infer(text) -> bool:
+def _inferred_dates(text):
+    """`text` parsed by polars' format inference (null where a cell does not fit), or None when no
+    format could be inferred."""
     import polars as pl
 
     try:
-        text.str.to_datetime(strict=False, time_unit="us")
+        return text.str.to_datetime(strict=False, time_unit="us")
     except pl.exceptions.PolarsError:
-        return False
-    return True
+        return None
 
 
 def _to_float(column, name: str, label: str, where) -> np.ndarray:
