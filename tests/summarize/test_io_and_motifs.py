@@ -87,7 +87,7 @@ def test_wide_table_drops_empty_series(tmp_path):
      ("series_id,time,value\na,1,2\n", "id,time,value", "no column 'id'"),
      ("series_id,time,value\na,1,x\n", "series_id,time,value", "non-numeric"),
      ("series_id,time,value\na,1,2\na,1,3\n", "series_id,time,value", "two values"),
-     ("series_id,time,value\na,noon,2\n", "series_id,time,value", "neither a date")],
+     ("series_id,time,value\na,noon,2\n", "series_id,time,value", "not a date or number")],
 )  # fmt: skip
 def test_long_table_errors(tmp_path, text, spec, match):
     path = tmp_path / "bad.csv"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 
-from tsdyn.datasets._table import Table, _check_file, _infer_freq
+from tsdyn.datasets._table import Table, _check_file, _infer_freq, _parse_time, _where
 from tsdyn.errors import InputError
 
 __all__ = ["load_long_table"]
@@ -65,27 +66,8 @@ def load_long_table(path: str | Path, id_col: str, time_col: str, value_col: str
             "fix the cell",
             label,
         )
-    raw_time = frame.get_column(time_col)
-    time = raw_time if raw_time.dtype.is_temporal() else None
-    if time is None:
-        ttext = raw_time.cast(pl.String).str.strip_chars()
-        numbers = ttext.cast(pl.Float64, strict=False)
-        if numbers.is_not_null().all():
-            time = numbers
-        else:
-            try:
-                parsed = ttext.str.to_datetime(strict=False, time_unit="us")
-            except pl.exceptions.PolarsError:
-                parsed = pl.Series([None] * len(ttext), dtype=pl.Datetime("us"))
-            if parsed.is_null().any():
-                row = int(parsed.is_null().arg_true()[0])
-                raise InputError(
-                    f"column '{time_col}' has a value that is neither a date nor a number "
-                    f"('{ttext[row]}' at line {row + 2})",
-                    "fix the cell",
-                    label,
-                )
-            time = parsed
+    where = functools.partial(_where, kind=kind, offset=1 if kind == "Parquet" else 2)
+    time = pl.Series(_parse_time(frame.get_column(time_col), time_col, label, where))
     tidy = pl.DataFrame({"id": ids, "t": time, "v": values})
     dup = tidy.select(["id", "t"]).is_duplicated()
     if dup.any():

@@ -7,6 +7,7 @@ be named with its line. Column names are kept exactly as written (ILI's contain 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -181,10 +182,7 @@ def load_table(
             label,
         ) from None
 
-    def where(rows: np.ndarray) -> str:
-        shown = ", ".join(str(int(r) + line_offset) for r in rows[:5])
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        return f"{'line' if kind == 'CSV' else 'row'}{'s' if len(rows) > 1 else ''} {shown}{more}"
+    where = functools.partial(_where, kind=kind, offset=line_offset)
 
     if frame.width == 0:
         raise InputError("has no columns", "pass a CSV with a header line and data rows", label)
@@ -274,6 +272,13 @@ def load_table(
 
 # ---------------------------------------------------------------------------------------------
 # reading
+
+
+def _where(rows: np.ndarray, kind: str, offset: int) -> str:
+    """How messages name data rows: file lines for CSV (header = line 1), 1-based rows otherwise."""
+    shown = ", ".join(str(int(r) + offset) for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return f"{'line' if kind == 'CSV' else 'row'}{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
 def _check_file(path: Path) -> str:
