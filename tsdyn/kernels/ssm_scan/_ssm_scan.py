@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
 
 import torch
 
+# the same backends with the same availability rules as linear_scan
+from tsdyn.kernels.scan._linear_scan import _available, default_backend
+
 BACKENDS = ("naive", "chunk", "cpu", "triton")
-
-
-def _available(name: str, device: torch.device) -> bool:
-    if name in ("naive", "chunk"):
-        return True
-    if name == "cpu":
-        return device.type == "cpu" and importlib.util.find_spec("numba") is not None
-    if name == "triton":
-        # TRITON_INTERPRET=1 runs the Triton kernels on CPU tensors (slowly): used by the tests
-        interpret = os.environ.get("TRITON_INTERPRET") == "1"
-        usable = device.type == "cuda" or (interpret and device.type == "cpu")
-        return usable and importlib.util.find_spec("triton") is not None
-    return False
-
-
-def default_backend(device: torch.device) -> str:
-    """The backend `ssm_scan` uses on `device` when none is forced."""
-    if device.type == "cuda" and _available("triton", device):
-        return "triton"
-    if _available("cpu", device):
-        return "cpu"
-    return "chunk"
 
 
 def fused_grads(a, Bt, C, h0, P, Q, V0, Wm):
