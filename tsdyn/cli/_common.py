@@ -160,6 +160,35 @@ def parse_na_values(text: str | None) -> list[float]:
     return out
 
 
+def load_data(
+    data: str,
+    *,
+    columns=None,
+    date_col: str | None = None,
+    fill: FillMethod | str | None = None,
+    na_values: str | None = None,
+    target: str | None = None,
+    **kwargs: Any,
+):
+    """`tsdyn.datasets.load` fed from the shared data options (--columns, --date-col, --fill,
+    --na-values, --target) as the CLI parsed them; extra keywords go to the loader.
+
+    `columns` is the --columns text (comma-separated) or a list of exact column names."""
+    from tsdyn.datasets import load, parse_columns
+
+    return load(
+        data,
+        date_col=date_col,
+        columns=parse_columns(columns)
+        if columns is None or isinstance(columns, str)
+        else list(columns),
+        target=target,
+        fill=fill.value if isinstance(fill, FillMethod) else fill,
+        na_values=parse_na_values(na_values),
+        **kwargs,
+    )
+
+
 class _BarProgress:
     """A rich progress display on stderr, one bar per task name, fed by the library's callback."""
 

@@ -16,7 +16,7 @@ from tsdyn.cli._common import (
     SeedOpt,
     SplitScheme,
     emit,
-    parse_na_values,
+    load_data,
 )
 
 datasets_app = typer.Typer(help="Built-in data sets and file checks.", no_args_is_help=True)
@@ -148,15 +148,15 @@ def info(
     """
     import numpy as np
 
-    from tsdyn.datasets import load, make_split, parse_columns
+    from tsdyn.datasets import make_split
     from tsdyn.errors import InputError
 
-    table = load(
+    table = load_data(
         data,
+        columns=columns,
         date_col=date_col,
-        columns=parse_columns(columns),
         fill="keep",
-        na_values=parse_na_values(na_values),
+        na_values=na_values,
         allow_constant=True,
     )
     missing = {

@@ -28,7 +28,7 @@ from tsdyn.cli._common import (
     SeedOpt,
     SplitScheme,
     ThreadsOpt,
-    parse_na_values,
+    load_data,
     start_run,
 )
 
@@ -281,7 +281,6 @@ def run_forecast(
       tsdyn forecast national_illness.csv --features MS --target OT --seq-len 104 --pred-len 24
       tsdyn forecast ETTh1.csv --model olinear --preset paper --pred-len 96
     """
-    from tsdyn.datasets import load, parse_columns
     from tsdyn.errors import InputError
     from tsdyn.forecast import Forecaster
     from tsdyn.forecast.plots import forecast_figure
@@ -332,13 +331,8 @@ def run_forecast(
         quiet=quiet,
         json_out=json_out,
     ) as run:
-        table = load(
-            data,
-            date_col=date_col,
-            columns=parse_columns(columns),
-            target=target,
-            fill=None if fill is None else fill.value,
-            na_values=parse_na_values(na_values),
+        table = load_data(
+            data, columns=columns, date_col=date_col, fill=fill, na_values=na_values, target=target
         )
         if horizons is None:  # the paper horizons of the preset's data set, else 96
             horizons = (
@@ -454,7 +448,6 @@ def predict(
 
     Example: tsdyn forecast predict runs/etth1 ETTh1-latest.csv --out runs/etth1-next
     """
-    from tsdyn.datasets import load
     from tsdyn.errors import InputError
     from tsdyn.forecast import Forecaster
     from tsdyn.forecast.plots import forecast_figure
@@ -500,13 +493,13 @@ def predict(
         first = models[0]
         value_cols = [c for c in first.columns_ if c != first.target_]
         try:
-            table = load(
+            table = load_data(
                 data,
-                date_col=date_col,
                 columns=value_cols,
+                date_col=date_col,
+                fill=fill,
+                na_values=na_values,
                 target=first.target_,
-                fill=None if fill is None else fill.value,
-                na_values=parse_na_values(na_values),
             )
         except InputError as exc:
             if "has no column" in exc.message:

@@ -24,7 +24,7 @@ from tsdyn.cli._common import (
     SeedOpt,
     SplitScheme,
     ThreadsOpt,
-    parse_na_values,
+    load_data,
     start_run,
 )
 
@@ -64,19 +64,6 @@ _TRAIN = "Training"
 
 def register(app: typer.Typer) -> None:
     app.add_typer(ssm_app, name="ssm", help="HiPPO projections and LSSL/S4D state-space layers.")
-
-
-def _load(data, columns, date_col, fill, na_values, target=None):
-    from tsdyn.datasets import load, parse_columns
-
-    return load(
-        data,
-        date_col=date_col,
-        columns=parse_columns(columns),
-        target=target,
-        fill=None if fill is None else fill.value,
-        na_values=parse_na_values(na_values),
-    )
 
 
 def _time_unit(freq) -> tuple[float, str] | None:
@@ -175,7 +162,7 @@ def project(
         quiet=quiet,
         json_out=json_out,
     ) as run:
-        table = _load(data, columns, date_col, fill, na_values)
+        table = load_data(data, columns=columns, date_col=date_col, fill=fill, na_values=na_values)
         hippo = HiPPO(measure.value, state_size, window, None if method is None else method.value)
         run.write_config(method=hippo._settings()[1])
         values = table.values
@@ -438,7 +425,9 @@ def fit(
         quiet=quiet,
         json_out=json_out,
     ) as run:
-        table = _load(data, columns, date_col, fill, na_values, target)
+        table = load_data(
+            data, columns=columns, date_col=date_col, fill=fill, na_values=na_values, target=target
+        )
         forecaster = Forecaster(
             "s4d",
             seq_len,
