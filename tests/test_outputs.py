@@ -157,3 +157,26 @@ def test_save_figure(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not plt.fignum_exists(fig.number)
     assert sorted(os.listdir(folder.path)) == ["chart.png"]
+
+
+def test_overwrite_then_failure_puts_back_the_replaced_files(tmp_path):
+    (tmp_path / "metrics.json").write_text("old metrics")
+    (tmp_path / "keep.txt").write_text("untouched")
+    folder = RunFolder(tmp_path, overwrite=True)
+    folder.write_text("metrics.json", "new metrics")
+    folder.write_text("metrics.json", "newer metrics")  # a second write of the same file
+    folder.write_text("fresh.txt", "x")
+    assert (tmp_path / "metrics.json").read_text() == "newer metrics"
+    folder.discard()
+    assert sorted(os.listdir(tmp_path)) == ["keep.txt", "metrics.json"]
+    assert (tmp_path / "metrics.json").read_text() == "old metrics"
+
+
+def test_overwrite_then_success_drops_the_kept_copies(tmp_path):
+    (tmp_path / "metrics.json").write_text("old metrics")
+    folder = RunFolder(tmp_path, overwrite=True)
+    folder.write_text("metrics.json", "new metrics")
+    assert (tmp_path / ".tsdyn-replaced").is_dir()  # the old file is kept until the run ends
+    folder.commit()
+    assert os.listdir(tmp_path) == ["metrics.json"]
+    assert (tmp_path / "metrics.json").read_text() == "new metrics"

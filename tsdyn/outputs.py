@@ -3,7 +3,9 @@
 Every file is written to a temporary name in its target folder and renamed into place, so an
 interrupted or failed run never leaves a half-written file. A `RunFolder` remembers what it wrote and
 `discard()` removes it again (and the folder itself if this run created it), which the CLI calls when
-a command fails.
+a command fails. With `--overwrite`, a file that an earlier run left under the same name is kept
+(hard-linked, else copied) in a hidden `.tsdyn-replaced/` folder until the run ends: `discard()` puts
+it back, `commit()` drops the copy.
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ class RunFolder:
         self.created = False
         self.created_parents: list[Path] = []  # folders above `path` that ensure() made
         self.written: list[Path] = []
+        self.replaced: dict[Path, Path] = {}  # target -> kept copy of the file it replaces
         if self.path.exists():
             if not self.path.is_dir():
                 raise InputError(
@@ -176,8 +179,28 @@ class RunFolder:
         target = self.ensure() / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if target not in self.written:
+            if target.is_file():
+                self._keep(target)
             self.written.append(target)
         return target
+
+    _KEEP = ".tsdyn-replaced"
+
+    def _keep(self, target: Path) -> None:
+        """Keep the earlier run's `target` so that `discard()` can put it back."""
+        keep = self.path / self._KEEP / f"{len(self.replaced)}-{target.name}"
+        keep.parent.mkdir(exist_ok=True)
+        try:
+            os.link(target, keep)  # the atomic rename onto `target` leaves this inode alone
+        except OSError:
+            shutil.copy2(target, keep)
+        self.replaced[target] = keep
+
+    def commit(self) -> None:
+        """The run succeeded: drop the kept copies of the files it replaced."""
+        if self.replaced:
+            shutil.rmtree(self.path / self._KEEP, ignore_errors=True)
+            self.replaced = {}
 
     @contextlib.contextmanager
     def open(self, name: str, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
@@ -203,7 +226,8 @@ class RunFolder:
         return save_figure(fig, self.file(name), **kwargs)
 
     def discard(self) -> None:
-        """Undo the run: remove the folder if this run created it, else only the files it wrote."""
+        """Undo the run: remove the folder if this run created it, else only the files it wrote
+        (putting back the files of the same name that were there before)."""
         if self.created:
             shutil.rmtree(self.path, ignore_errors=True)
             for parent in self.created_parents:  # e.g. `runs/` made for the default --out
@@ -211,5 +235,11 @@ class RunFolder:
                     parent.rmdir()
             return
         for target in self.written:
+            if target in self.replaced:
+                os.replace(self.replaced[target], target)
+                continue
             with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                 target.unlink()
+        if self.replaced:
+            shutil.rmtree(self.path / self._KEEP, ignore_errors=True)
+            self.replaced = {}

@@ -219,3 +219,21 @@ def test_help_time_in_a_subprocess():
     assert "forecast" in out.stdout and "datasets" in out.stdout
     print(f"tsdyn --help: {best:.3f} s (best of 3)")
     assert best < 3.0  # target < 1 s; generous for a loaded 2-core CI machine
+
+
+def test_config_records_this_invocation_and_a_failed_overwrite_keeps_the_old_run(cli, tmp_path):
+    import numpy as np
+
+    rows = "\n".join(f"{i},{np.sin(i / 5):.4f},{np.cos(i / 7):.4f}" for i in range(120))
+    (tmp_path / "x.csv").write_text('t,"rate,%",b\n' + rows + "\n")
+    args = ("ssm", "project", "x.csv", "--columns", "rate\\,%", "-N", "8", "-q", "--out", "r")
+    r = cli(*args)
+    assert r.exit_code == 0, r.stderr
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["argv"] == list(args)  # not pytest's own sys.argv
+    header = (tmp_path / "r" / "reconstruction.csv").read_text().splitlines()[0]
+    assert header == 'row,"rate,%","rate,%_reconstruction"'
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    bad = cli("ssm", "project", "x.csv", "--columns", "nope", "-q", "--out", "r", "--overwrite")
+    assert bad.exit_code == 2 and "nope" in bad.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == before

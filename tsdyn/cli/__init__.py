@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - older typer with click installed
 from typer import Abort
 
 from tsdyn import __version__
-from tsdyn.cli import datasets, forecast, reconstruct, ssm, summarize
+from tsdyn.cli import _common, datasets, forecast, reconstruct, ssm, summarize
 
 __all__ = ["app", "main"]
 
@@ -49,6 +49,7 @@ class TsdynGroup(TyperGroup):
         args = list(sys.argv[1:] if args is None else args)
         if not args:
             args = ["--help"]
+        _common.INVOCATION[:] = args  # config.json records these, not the host process's argv
         try:
             code = super().main(
                 args, prog_name or "tsdyn", complete_var, standalone_mode=False, **extra

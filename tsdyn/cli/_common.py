@@ -29,6 +29,9 @@ __all__ = [
     "start_run",
 ]
 
+# the arguments of the current `tsdyn` invocation (set by the root group; in-process runs included)
+INVOCATION: list[str] = []
+
 _COMMON = "Common options"
 
 OutOpt = Annotated[
@@ -62,7 +65,7 @@ ThreadsOpt = Annotated[
     int | None,
     typer.Option(
         "--threads",
-        help="CPU threads for torch (default: all cores).",
+        help="CPU threads for torch (default: all cores; 1 for the small LTSF-Linear models).",
         rich_help_panel=_COMMON,
         show_default=False,
     ),
@@ -117,7 +120,7 @@ ColumnsOpt = Annotated[
     str | None,
     typer.Option(
         "--columns",
-        help="Comma-separated value columns to use (default: all).",
+        help="Comma-separated value columns to use (default: all); write \\, for a comma inside a name.",
         rich_help_panel="Data",
         show_default=False,
     ),
@@ -263,7 +266,7 @@ class Run:
             "config.json",
             {
                 "command": self.command,
-                "argv": sys.argv[1:],
+                "argv": list(INVOCATION) or sys.argv[1:],
                 "settings": self.settings,
                 **extra,
                 "environment": environment(self.device),
@@ -329,6 +332,7 @@ def start_run(
     except BaseException:
         folder.discard()
         raise
+    folder.commit()
 
 
 def not_yet(command: str, issue: int) -> None:

@@ -121,11 +121,15 @@ class Table:
 
 
 def parse_columns(spec: str | Sequence[str] | None) -> list[str] | None:
-    """`"a,b,c"` or `["a", "b,c"]` -> `["a", "b", "c"]`; None stays None."""
+    """`"a,b,c"` or `["a", "b,c"]` -> `["a", "b", "c"]`; None stays None.
+
+    A backslash keeps a comma inside a name: `"rate\\,%,b"` -> `["rate,%", "b"]`."""
     if spec is None:
         return None
     items = [spec] if isinstance(spec, str) else list(spec)
-    out = [part.strip() for item in items for part in item.split(",")]
+    out = [
+        part.replace("\\,", ",").strip() for item in items for part in re.split(r"(?<!\\),", item)
+    ]
     return [c for c in out if c] or None
 
 
