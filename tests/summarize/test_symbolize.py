@@ -1,4 +1,5 @@
-"""TiVy-R symbolisation: the pruned searches return exactly what exhaustive DTW searches return."""
+"""TiVy-R symbolisation: the pruned searches return exactly what exhaustive DTW searches return,
+and the representative index returns exactly what the unindexed search returns."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import numpy as np
 import pytest
 
 from tsdyn.datasets.motifs import planted_motifs
-from tsdyn.kernels.dtw.cpu import dtw_sq, envelope_into, lb_keogh_suffix
+from tsdyn.kernels.dtw.cpu import dtw_sq, envelope_into, lb_keogh_sq, lb_keogh_suffix, lb_kim_sq
 from tsdyn.kernels.dtw.naive import naive_dtw
 from tsdyn.summarize import normalize_series
 from tsdyn.summarize._symbolize import (
     COUNTERS,
     SLACK,
+    TILE,
     _assign_fixed,
+    _assign_indexed,
+    _bounds_all,
     _dtw_pruned,
     _medoid_proxies,
+    _suffixes,
     leader_symbols,
+    refine_symbols,
 )
 
 R = 3
@@ -86,12 +92,13 @@ def _brute_leader(C, order, eps):
     return symbols, np.array(reps)
 
 
+@pytest.mark.parametrize("index", [True, False])
 @pytest.mark.parametrize("seed,delta", [(0, 0.5), (1, 0.5), (2, 0.8), (3, 0.3)])
-def test_leader_equals_exhaustive_leader(seed, delta):
+def test_leader_equals_exhaustive_leader(seed, delta, index):
     C = _cells(seed)
     order = np.random.default_rng(seed).permutation(len(C))
     eps = delta * math.sqrt(C.shape[1])
-    symbols, dist, reps, stats = leader_symbols(C, order, R, eps)
+    symbols, dist, reps, stats = leader_symbols(C, order, R, eps, index)
     want_symbols, want_reps = _brute_leader(C, order, eps)
     assert (symbols == want_symbols).all()
     assert (reps == want_reps).all()
@@ -147,3 +154,128 @@ def test_medoid_proxies_equal_exhaustive_ones(seed):
         mean = total / len(members)
         d = np.array([_full_sq(C[s], mean) for s in members])
         assert got[k] == (members[0] if len(members) == 1 else members[np.argmin(d)])
+
+
+# -- the representative index ------------------------------------------------------------------
+
+
+def _random_cells(rng, n, w):
+    """Cells of three kinds: random walks, smoothed noise, and near-copies of a few shapes (so
+    that many pairs are close), with some exact duplicates (ties)."""
+    walks = np.cumsum(rng.standard_normal((n, w)), axis=1) / math.sqrt(w)
+    noise = rng.standard_normal((n, w + 4))
+    smooth = (noise[:, :-4] + noise[:, 1:-3] + noise[:, 2:-2] + noise[:, 3:-1] + noise[:, 4:]) / 2.2
+    shapes = rng.standard_normal((4, w))
+    near = shapes[rng.integers(0, 4, n)] + 0.15 * rng.standard_normal((n, w))
+    pick = rng.integers(0, 3, n)
+    C = np.where(pick[:, None] == 0, walks, np.where(pick[:, None] == 1, smooth, near))
+    C = np.ascontiguousarray(C)
+    dup = rng.choice(n, n // 10, replace=False)
+    C[dup] = C[rng.choice(n, n // 10, replace=False)]
+    return C
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batched_bound_is_a_lower_bound_at_least_kim_and_keogh(seed):
+    rng = np.random.default_rng(100 + seed)
+    w = int(rng.choice([2, 3, 5, 16, 33]))
+    r = int(rng.integers(0, w))
+    K = int(rng.integers(1, 2 * TILE + 40))  # several blocks of the batched loop
+    C = _random_cells(rng, K + 20, w)
+    reps, queries = C[:K], C[K:]
+    YT, LT, UT = np.empty((w, K)), np.empty((w, K)), np.empty((w, K))
+    lower, upper = np.empty((K, w)), np.empty((K, w))
+    for t in range(K):
+        envelope_into(reps[t], r, lower[t], upper[t])
+    YT[:], LT[:], UT[:] = reps.T, lower.T, upper.T
+    out, acc = np.empty(K), np.empty((2, TILE))
+    sl, su = np.empty(w), np.empty(w)
+    for x in queries:
+        envelope_into(x, r, sl, su)
+        _bounds_all(x, sl, su, YT, LT, UT, K, out, acc)
+        for t in rng.choice(K, min(K, 40), replace=False):
+            y = reps[t]
+            exact = naive_dtw(x, y, r) ** 2
+            assert out[t] <= exact * (1 + 1e-12) + 1e-12
+            lbs = (
+                lb_kim_sq(x, y),
+                lb_keogh_sq(x, lower[t], upper[t], math.inf),
+                lb_keogh_sq(y, sl, su, math.inf),
+            )
+            assert out[t] >= max(lbs) * (1 - 1e-12) - 1e-12
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_branch_free_suffixes_equal_lb_keogh_suffix(seed):
+    rng = np.random.default_rng(200 + seed)
+    w = 24
+    x, y = _random_cells(rng, 2, w)
+    lo, up, sl, su = np.empty(w), np.empty(w), np.empty(w), np.empty(w)
+    envelope_into(y, R, lo, up)
+    envelope_into(x, R, sl, su)
+    cb, cbc, want_cb, want_cbc = (np.empty(w + 1) for _ in range(4))
+    _suffixes(x, y, lo, up, sl, su, cb, cbc)
+    lb_keogh_suffix(x, lo, up, want_cb)
+    lb_keogh_suffix(y, sl, su, want_cbc)
+    np.testing.assert_allclose(cb, want_cb, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(cbc, want_cbc, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_indexed_leader_equals_unindexed_on_random_cells(seed):
+    rng = np.random.default_rng(300 + seed)
+    w = int(rng.choice([4, 12, 32]))
+    r = int(rng.integers(0, w // 2 + 1))
+    C = _random_cells(rng, 700, w)
+    order = rng.permutation(len(C))
+    eps = float(rng.uniform(0.2, 0.9)) * math.sqrt(w)
+    got = leader_symbols(C, order, r, eps, index=True)
+    want = leader_symbols(C, order, r, eps, index=False)
+    for a, b in zip(got[:3], want[:3], strict=True):  # symbols, distances, representatives
+        assert (a == b).all()
+    dtw_cells = COUNTERS.index("dtw_cells")
+    assert 0 < got[3][dtw_cells]
+    assert got[3][0] == want[3][0]  # the same number of representative comparisons
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_indexed_assignment_equals_unindexed_and_exhaustive(seed):
+    rng = np.random.default_rng(400 + seed)
+    w = 16
+    C = _random_cells(rng, 900, w)
+    N = len(C)
+    K = TILE + 60  # more than one block of the batched bound
+    reps_k = rng.choice(N, K, replace=False)
+    reps_k[7] = reps_k[K - 3]  # a duplicated representative: a tie
+    reps = np.zeros(N, np.int64)
+    reps[:K] = reps_k
+    lower, upper = np.empty((N, w)), np.empty((N, w))
+    for t, q in enumerate(reps_k):
+        envelope_into(C[q], R, lower[t], upper[t])
+    ends = np.ascontiguousarray(C[reps_k][:, [0, w - 1]])
+    hints = np.where(rng.random(N) < 0.5, rng.integers(0, K, N), -1)
+    eps_sq = (0.5 * math.sqrt(w)) ** 2
+    got_s, got_d = np.empty(N, np.int64), np.empty(N)
+    want_s, want_d = np.empty(N, np.int64), np.empty(N)
+    _assign_indexed(C, reps, K, R, eps_sq, hints, got_s, got_d)
+    _assign_fixed(C, reps, ends, lower, upper, K, R, eps_sq, hints, want_s, want_d)
+    assert (got_s == want_s).all()
+    assert (got_d == want_d).all()
+    for s in rng.choice(N, 60, replace=False):
+        t, d = _brute_nearest(C, C[s], reps_k, eps_sq)
+        assert got_s[s] == t
+        assert got_d[s] == (math.sqrt(d) if t >= 0 else math.inf)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_indexed_refinement_equals_unindexed(seed):
+    C = _cells(seed)
+    order = np.random.default_rng(seed).permutation(len(C))
+    eps = 0.5 * math.sqrt(C.shape[1])
+    symbols = leader_symbols(C, order, R, eps)[0]
+    outs = []
+    for index in (True, False):
+        stats = np.zeros(len(COUNTERS), np.int64)
+        outs.append(refine_symbols(C, order, symbols, R, eps, 2, stats, index))
+    for a, b in zip(*outs, strict=True):
+        assert (a == b).all()

@@ -1,6 +1,9 @@
 """Step 2 of TiVy-R: DTW symbols by threshold ("leader") clustering with a lower-bound cascade.
 
-All loops run inside numba; DTW, LB_Kim and LB_Keogh come from `tsdyn.kernels.dtw.cpu`.
+All loops run inside numba; DTW, LB_Kim and LB_Keogh come from `tsdyn.kernels.dtw.cpu`. Two exact
+searches for a cell's nearest representative within eps: `_nearest` screens the representatives one
+by one (the UCR cascade), `_nearest_indexed` (the default) bounds all of them at once through the
+representative index (see "the representative index" below); both return the same answer.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ COUNTERS = (
     "dtw_abandoned",
     "dtw_cells",
     "pruned_improved",
+    "pruned_index",
 )
 
 
@@ -307,20 +311,255 @@ def _leader(C, order, r, eps_sq, reps, ends, lower, upper, K0, symbols, dist, st
     return K
 
 
-def leader_symbols(C: np.ndarray, order: np.ndarray, r: int, eps: float):
+def leader_symbols(C: np.ndarray, order: np.ndarray, r: int, eps: float, index: bool = True):
     """Symbols [N], distance to the representative [N], representative cell ids [K], counters.
 
-    Invariant: DTW(cell, representative of its symbol) <= eps for every cell.
+    Invariant: DTW(cell, representative of its symbol) <= eps for every cell. `index=False` screens
+    the representatives one by one (`_nearest`) instead of through the index: same results, only
+    the counters differ.
     """
     N, w = C.shape
     reps = np.empty(N, np.int64)
     lower, upper = np.empty((N, w)), np.empty((N, w))
     symbols, dist = np.empty(N, np.int64), np.empty(N)
     stats = np.zeros(len(COUNTERS), np.int64)
+    if index:
+        YT, LT, UT = np.empty((w, N)), np.empty((w, N)), np.empty((w, N))
+        K = _leader_indexed(
+            C, order, r, eps * eps, reps, YT, LT, UT, lower, upper, symbols, dist, stats
+        )
+        return symbols, dist, reps[:K].copy(), stats
     hints = np.full(N, -1, np.int64)
     ends = np.empty((N, 2))
     K = _leader(C, order, r, eps * eps, reps, ends, lower, upper, 0, symbols, dist, stats, hints)
     return symbols, dist, reps[:K].copy(), stats
+
+
+# -- the representative index ---------------------------------------------------------------
+# The searches above screen the representatives one at a time (LB_Kim, then LB_Keogh both ways,
+# each a function call with its own early exit). The index below keeps the representatives
+# transposed, position by position (YT, LT, UT [w, capacity]: values, envelope lower and upper),
+# so that one cell's lower bounds against all K representatives are K-wide loops that compile to
+# SIMD, with no per-representative branch. Only the representatives whose bound is within the
+# best distance so far are then visited, nearest bound first. The answer is the same
+# representative and the same distance as `_nearest` (every bound is a true lower bound of DTW and
+# every threshold carries SLACK): tests/summarize/test_symbolize.py checks it on random inputs.
+
+#: representatives per block of the batched bound (its accumulators stay in L1)
+TILE = 256
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _bounds_all(x, sl, su, YT, LT, UT, K, out, acc):
+    """out[t] <= squared DTW(x, rep t) for t < K: LB_Kim_FL plus the larger of the LB_Keogh terms
+    of rows 1..w-2 of x against rep t's envelope and of columns 1..w-2 of rep t against x's
+    envelope (sl, su).
+
+    Valid because every warping path holds the cells (0, 0) and (w-1, w-1) and, besides them, at
+    least one cell in each row (column) 1..w-2, each within the band, so costing at least that
+    row's (column's) Keogh term; so it is never below LB_Kim_FL, LB_Keogh(EQ) or LB_Keogh(EC)
+    (their end terms are at most LB_Kim's). Needs w >= 2. fastmath reassociates the sums (rounding
+    ~1e-15 relative, far below SLACK). acc: scratch [2, TILE].
+    """
+    w = x.shape[0]
+    x0, xl = x[0], x[w - 1]
+    for t0 in range(0, K, TILE):
+        t1 = min(t0 + TILE, K)
+        n = t1 - t0
+        eq, ec = acc[0, :n], acc[1, :n]
+        eq[:] = 0.0
+        ec[:] = 0.0
+        for i in range(1, w - 1):
+            xi, lo, hi = x[i], sl[i], su[i]
+            y, yl, yu = YT[i, t0:t1], LT[i, t0:t1], UT[i, t0:t1]
+            for j in range(n):  # slices of rows: unit stride, vectorises
+                m = max(max(xi - yu[j], yl[j] - xi), 0.0)
+                eq[j] += m * m
+                v = y[j]
+                m = max(max(v - hi, lo - v), 0.0)
+                ec[j] += m * m
+        first, last, o = YT[0, t0:t1], YT[w - 1, t0:t1], out[t0:t1]
+        for j in range(n):
+            a = x0 - first[j]
+            b = xl - last[j]
+            o[j] = a * a + b * b + max(eq[j], ec[j])
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _suffixes(x, y, lower, upper, slower, supper, cb, cbc):
+    """The pruning bounds of `_dtw_pruned` in one branch-free pass: cb = suffix sums of the
+    LB_Keogh terms of x against y's envelope (lower, upper), cbc = of y against x's (slower,
+    supper); cb[n] = cbc[n] = 0."""
+    n = x.shape[0]
+    for i in range(n):
+        v = x[i]
+        m = max(max(v - upper[i], lower[i] - v), 0.0)
+        cb[i] = m * m
+        v = y[i]
+        m = max(max(v - supper[i], slower[i] - v), 0.0)
+        cbc[i] = m * m
+    cb[n] = 0.0
+    cbc[n] = 0.0
+    for i in range(n - 1, -1, -1):
+        cb[i] += cb[i + 1]
+        cbc[i] += cbc[i + 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def _try_indexed(x, y, lower, upper, slower, supper, r, best, buf, cb, cbc, stats):
+    """Squared DTW of x to y if it can be <= best, else inf (`_dtw_pruned` against best * (1 +
+    SLACK); the batched bound already screened y)."""
+    thr = best * (1.0 + SLACK)
+    _suffixes(x, y, lower, upper, slower, supper, cb, cbc)
+    d, cells = _dtw_pruned(x, y, r, thr, buf, cb, cbc)
+    stats[4] += 1
+    stats[6] += cells
+    if d > best:
+        stats[5] += 1
+        return _INF
+    return d
+
+
+@numba.njit(cache=True, nogil=True)
+def _nearest_indexed(
+    x, slower, supper, C, reps, YT, LT, UT, lower, upper, K, r, eps_sq, hint, buf, cb, cbc,
+    lbv, acc, cand, lbs, stats,
+):  # fmt: skip
+    """`_nearest` through the index: (index into reps or -1, squared distance), ties to the lowest
+    index. All K bounds at once (`_bounds_all`); the hinted representative first; then the
+    representatives whose bound is within the best so far, smallest bound first (a linear argmin:
+    few are visited), dropping those the improved best excludes. Scratch: lbv, cand, lbs of length
+    >= K, acc [2, TILE]. Counters as COUNTERS; the batched bound's prunes count as `pruned_index`.
+    """
+    best = eps_sq
+    best_t = -1
+    stats[0] += K
+    if K == 0:
+        return best_t, best
+    _bounds_all(x, slower, supper, YT, LT, UT, K, lbv, acc)
+    thr = best * (1.0 + SLACK)
+    if hint >= 0:
+        if lbv[hint] > thr:
+            stats[8] += 1
+        else:
+            d = _try_indexed(
+                x, C[reps[hint]], lower[hint], upper[hint], slower, supper, r, best, buf, cb, cbc,
+                stats,
+            )  # fmt: skip
+            if d <= best:
+                best = d
+                best_t = hint
+                thr = best * (1.0 + SLACK)
+    nc = 0
+    for t in range(K):
+        v = lbv[t]
+        if v <= thr and t != hint:
+            cand[nc] = t
+            lbs[nc] = v
+            nc += 1
+    stats[8] += K - nc - (1 if hint >= 0 else 0)
+    while nc > 0:
+        j = 0
+        low = lbs[0]
+        for q in range(1, nc):
+            if lbs[q] < low:
+                low = lbs[q]
+                j = q
+        if low > thr:  # the smallest bound left: none of the rest can qualify
+            stats[8] += nc
+            break
+        t = cand[j]
+        nc -= 1
+        cand[j] = cand[nc]
+        lbs[j] = lbs[nc]
+        d = _try_indexed(
+            x, C[reps[t]], lower[t], upper[t], slower, supper, r, best, buf, cb, cbc, stats
+        )
+        if d < best:
+            best = d
+            best_t = t
+            thr = best * (1.0 + SLACK)
+            kept = 0
+            for q in range(nc):
+                if lbs[q] <= thr:
+                    cand[kept] = cand[q]
+                    lbs[kept] = lbs[q]
+                    kept += 1
+            stats[8] += nc - kept
+            nc = kept
+        elif d == best and (best_t == -1 or t < best_t):
+            best_t = t
+    return best_t, best
+
+
+@numba.njit(cache=True, nogil=True)
+def _index_put(t, x, slower, supper, YT, LT, UT, lower, upper):
+    """Store x (envelope slower, supper) as representative t of the index."""
+    for i in range(x.shape[0]):
+        YT[i, t] = x[i]
+        LT[i, t] = slower[i]
+        UT[i, t] = supper[i]
+        lower[t, i] = slower[i]
+        upper[t, i] = supper[i]
+
+
+@numba.njit(cache=True)
+def _leader_indexed(C, order, r, eps_sq, reps, YT, LT, UT, lower, upper, symbols, dist, stats):
+    """`_leader` through the index."""
+    N, w = C.shape
+    buf = np.empty(2 * w + 2)
+    slower, supper = np.empty(w), np.empty(w)
+    cb, cbc = np.empty(w + 1), np.empty(w + 1)
+    lbv, lbs, cand = np.empty(N), np.empty(N), np.empty(N, np.int64)
+    acc = np.empty((2, TILE))
+    K = 0
+    for idx in range(order.shape[0]):
+        s = order[idx]
+        x = C[s]
+        envelope_into(x, r, slower, supper)
+        t, d = _nearest_indexed(
+            x, slower, supper, C, reps, YT, LT, UT, lower, upper, K, r, eps_sq, -1, buf, cb, cbc,
+            lbv, acc, cand, lbs, stats,
+        )  # fmt: skip
+        if t < 0:
+            reps[K] = s
+            _index_put(K, x, slower, supper, YT, LT, UT, lower, upper)
+            symbols[s] = K
+            dist[s] = 0.0
+            K += 1
+        else:
+            symbols[s] = t
+            dist[s] = math.sqrt(d)
+    return K
+
+
+@numba.njit(cache=True, parallel=True)
+def _assign_indexed(C, reps, K, r, eps_sq, hints, symbols, dist):
+    """`_assign_fixed` through the index (built here from the K representatives), cells in
+    parallel blocks. Returns the work counters per block [blocks, len(COUNTERS)]."""
+    N, w = C.shape
+    YT, LT, UT = np.empty((w, K)), np.empty((w, K)), np.empty((w, K))
+    lower, upper = np.empty((K, w)), np.empty((K, w))
+    for t in numba.prange(K):
+        slower, supper = np.empty(w), np.empty(w)
+        envelope_into(C[reps[t]], r, slower, supper)
+        _index_put(t, C[reps[t]], slower, supper, YT, LT, UT, lower, upper)
+    blocks = min(N, 64)
+    counts = np.zeros((blocks, 9), np.int64)
+    for b in numba.prange(blocks):
+        slower, supper = np.empty(w), np.empty(w)
+        buf, cb, cbc = np.empty(2 * w + 2), np.empty(w + 1), np.empty(w + 1)
+        lbv, lbs, cand = np.empty(K), np.empty(K), np.empty(K, np.int64)
+        acc = np.empty((2, TILE))
+        for s in range(b * N // blocks, (b + 1) * N // blocks):
+            envelope_into(C[s], r, slower, supper)
+            t, d = _nearest_indexed(
+                C[s], slower, supper, C, reps, YT, LT, UT, lower, upper, K, r, eps_sq, hints[s],
+                buf, cb, cbc, lbv, acc, cand, lbs, counts[b],
+            )  # fmt: skip
+            symbols[s] = t
+            dist[s] = math.sqrt(d) if t >= 0 else np.inf
+    return counts
 
 
 @numba.njit(cache=True)
@@ -384,7 +623,7 @@ def _assign_fixed(C, reps, ends, lower, upper, K, r, eps_sq, hints, symbols, dis
     Returns the work counters per cell [N, len(COUNTERS)] (summed by the caller).
     """
     N, w = C.shape
-    counts = np.zeros((N, 8), np.int64)
+    counts = np.zeros((N, 9), np.int64)
     for s in numba.prange(N):
         slower, supper = np.empty(w), np.empty(w)
         buf, cb, cbc = np.empty(2 * w + 2), np.empty(w + 1), np.empty(w + 1)
@@ -408,6 +647,7 @@ def refine_symbols(
     eps: float,
     passes: int,
     stats: np.ndarray,
+    index: bool = True,
 ):
     """`passes` rounds of: representative <- medoid proxy of its members; every cell -> its
     nearest refined representative within eps (in parallel, so independent of the visiting order);
@@ -424,23 +664,26 @@ def refine_symbols(
         new_reps = new_reps[valid]
         reps = np.empty(N, np.int64)
         reps[: len(new_reps)] = new_reps
-        lower, upper = np.empty((N, w)), np.empty((N, w))
-        for t, q in enumerate(new_reps):
-            envelope_into(C[q], r, lower[t], upper[t])
         # the new representative of a cell's old symbol is tried first
         hints = np.where(valid[symbols], position[symbols], -1)
         K0 = len(new_reps)
         symbols = np.empty(N, np.int64)
-        ends = np.ascontiguousarray(C[new_reps][:, [0, w - 1]])
-        per_cell = _assign_fixed(
-            C, reps, ends, lower, upper, K0, r, eps * eps, hints, symbols, dist
-        )
+        if index:
+            per_cell = _assign_indexed(C, reps, K0, r, eps * eps, hints, symbols, dist)
+        else:
+            lower, upper = np.empty((N, w)), np.empty((N, w))
+            for t, q in enumerate(new_reps):
+                envelope_into(C[q], r, lower[t], upper[t])
+            ends = np.ascontiguousarray(C[new_reps][:, [0, w - 1]])
+            per_cell = _assign_fixed(
+                C, reps, ends, lower, upper, K0, r, eps * eps, hints, symbols, dist
+            )
         stats += per_cell.sum(axis=0)
         left = order[symbols[order] < 0]  # cells no refined representative covers, in order
         if len(left):
             sub = np.ascontiguousarray(C[np.sort(left)])
             local = np.searchsorted(np.sort(left), left)
-            sym, d, sub_reps, sub_stats = leader_symbols(sub, local, r, eps)
+            sym, d, sub_reps, sub_stats = leader_symbols(sub, local, r, eps, index)
             stats += sub_stats
             cells = np.sort(left)
             symbols[cells] = K0 + sym

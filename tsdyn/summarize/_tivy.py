@@ -22,7 +22,11 @@ superpositions. Every step below is the reconstruction of `../shared/research/ti
    whose threshold shrinks to the best distance so far; the candidates are visited by increasing
    LB_Keogh (likely matches first), and the DTW skips every cell whose cost plus the LB_Keogh
    terms of the rows or columns still to come exceeds the threshold (PrunedDTW); see
-   `_symbolize.py`. Otherwise the cell founds a new symbol.
+   `_symbolize.py`. The representatives are kept in an index, position by position, so that a
+   cell's bounds against all of them (LB_Kim plus the larger of LB_Keogh EQ/EC over the interior
+   rows) are one vectorised loop; only those within the best distance so far are visited, smallest
+   bound first. The result is the exhaustive search's (tested). Otherwise the cell founds a new
+   symbol.
    eps = delta * sqrt(w) (delta = 0.5, an RMS tolerance per point in normalised units), or the
    `eps_quantile` quantile of DTW over 2,000 random cell pairs. One alphabet is shared by all
    windows (`alphabet="global"`, as the note says); `alphabet="window"` keeps one per window
