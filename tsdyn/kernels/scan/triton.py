@@ -488,17 +488,321 @@ def _scan_cplx_kernel(
         tl.store(dh0_ptr + vec, tl.join(a0r * cr - a0i * ci, a0r * ci + a0i * cr), mask=lm)
 
 
+@triton.jit
+def _mad(a, c, x):
+    return a * c + x
+
+
+@triton.jit
+def _cmad(ar, ai, cr, ci, xr, xi):
+    return ar * cr - ai * ci + xr, ar * ci + ai * cr + xi
+
+
+@triton.jit
+def _find_prefix(stat_ptr, NCB, cb, tt):
+    """Walk back from tile tt - 1 to the nearest tile that has published its prefix (flag 2),
+    waiting while a tile on the way has published nothing yet (flag 0)."""
+    j = tt - 1
+    found = tt * 0
+    while j >= 0:
+        st = tl.atomic_add(stat_ptr + NCB + j * NCB + cb, 0, sem="acquire")
+        if st == 2:
+            found = j
+            j = j * 0 - 1
+        elif st == 1:
+            j = j - 1
+    return found
+
+
+@triton.jit
+def _lookback_real(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD: tl.constexpr):
+    j = _find_prefix(stat_ptr, NCB, cb, tt)
+    c = tl.load(agg_ptr + (j * NCB + cb).to(tl.int64) * (3 * BD) + 2 * BD + lane, volatile=True)
+    for i in range(j + 1, tt):
+        slot = agg_ptr + (i * NCB + cb).to(tl.int64) * (3 * BD) + lane
+        c = _mad(tl.load(slot, volatile=True), c, tl.load(slot + BD, volatile=True))
+    return c
+
+
+@triton.jit
+def _lookback_cplx(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD: tl.constexpr):
+    j = _find_prefix(stat_ptr, NCB, cb, tt)
+    slot = agg_ptr + (j * NCB + cb).to(tl.int64) * (6 * BD) + lane
+    cr = tl.load(slot + 4 * BD, volatile=True)
+    ci = tl.load(slot + 5 * BD, volatile=True)
+    for i in range(j + 1, tt):
+        slot = agg_ptr + (i * NCB + cb).to(tl.int64) * (6 * BD) + lane
+        ar = tl.load(slot, volatile=True)
+        ai = tl.load(slot + BD, volatile=True)
+        xr = tl.load(slot + 2 * BD, volatile=True)
+        xi = tl.load(slot + 3 * BD, volatile=True)
+        cr, ci = _cmad(ar, ai, cr, ci, xr, xi)
+    return cr, ci
+
+
+@triton.jit
+def _lb_real_kernel(
+    a_ptr,
+    x_ptr,
+    hs_ptr,
+    h0_ptr,
+    out_ptr,
+    da_ptr,
+    dh0_ptr,
+    stat_ptr,
+    agg_ptr,
+    T,
+    D,
+    NDB,
+    NCB,
+    NTT,
+    A_TV: tl.constexpr,
+    HAS_H0: tl.constexpr,
+    REV: tl.constexpr,
+    BWD: tl.constexpr,
+    F64: tl.constexpr,
+    BT: tl.constexpr,
+    BD: tl.constexpr,
+    PREFIX_EVERY: tl.constexpr,
+):
+    # Single-pass chained scan with decoupled look-back (Merrill & Garland 2016): one program per
+    # [BT, BD] tile. stat: NCB counters, then one flag per tile (0 empty, 1 aggregate, 2 prefix);
+    # agg: per tile three [BD] vectors (A, X of the tile's map h -> A h + X; P = state after it).
+    WT: tl.constexpr = tl.float64 if F64 else tl.float32
+    cb = tl.program_id(0) % NCB
+    # the tile's place in its chain comes from the chain's counter, not from the program id: every
+    # earlier tile then belongs to a program that has already started, so waiting cannot deadlock
+    tt = tl.atomic_add(stat_ptr + cb, 1, sem="relaxed")
+    bi = (cb // NDB).to(tl.int64)
+    lane = tl.arange(0, BD)
+    d = (cb % NDB) * BD + lane
+    dm = d < D
+    r = tl.arange(0, BT)
+    row0 = bi * T
+    k = tt * BT + r
+    h0 = tl.zeros([BD], WT)
+    if HAS_H0:
+        h0 = tl.load(h0_ptr + bi * D + d, mask=dm, other=0.0).to(WT)
+    a_c = tl.full([BD], 1.0, WT)
+    if not A_TV:
+        a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)
+    a, x, hp = _tile_real(
+        a_ptr, x_ptr, hs_ptr, row0, k, T, T, D, d, dm, a_c, h0, A_TV, HAS_H0, REV, BWD, BWD, WT
+    )
+    A, X = tl.associative_scan((a, x), 0, _comb_real)
+    a_l = _last_row(A, r, BT)
+    x_l = _last_row(X, r, BT)
+    slot = agg_ptr + (tt * NCB + cb).to(tl.int64) * (3 * BD) + lane
+    flag = stat_ptr + NCB + tt * NCB + cb
+    c = tl.zeros([BD], WT)
+    if HAS_H0 and not BWD:
+        c = h0
+    if tt > 0:
+        tl.store(slot, a_l)
+        tl.store(slot + BD, x_l)
+        tl.debug_barrier()
+        tl.atomic_xchg(flag, 1, sem="release")
+        # look back over the flags to the nearest published prefix, then apply the aggregates after
+        # it in time order: the carry is then the same float sequence as a serial chain's, so the
+        # result does not depend on which predecessors happened to be finished (bitwise
+        # reproducible)
+        c = _lookback_real(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD)
+    c_out = _mad(a_l, c, x_l)
+    # PREFIX_EVERY > 1 (tests only): most tiles leave their prefix unpublished, so that successors
+    # must apply aggregates, the path a GPU takes only under contention
+    if tt % PREFIX_EVERY == 0:
+        tl.store(slot + 2 * BD, c_out)
+        tl.debug_barrier()
+        tl.atomic_xchg(flag, 2, sem="release")
+
+    km = k < T
+    if REV:
+        t = T - 1 - k
+    else:
+        t = k
+    m = km[:, None] & dm[None, :]
+    offs = (row0 + t)[:, None] * D + d[None, :]
+    H = X + A * c[None, :]
+    tl.store(out_ptr + offs, H.to(out_ptr.dtype.element_ty), mask=m)
+    if BWD:
+        if A_TV:
+            tl.store(da_ptr + offs, (H * hp).to(da_ptr.dtype.element_ty), mask=m)
+        else:
+            part = tl.sum(tl.where(m, H * hp, 0.0), axis=0)
+            tl.store(da_ptr + (tt * (NCB // NDB) * D + bi * D + d), part, mask=dm)
+        last = tt == NTT - 1
+        if A_TV:
+            if REV:
+                t0 = 0
+            else:
+                t0 = T - 1
+            a0 = tl.load(a_ptr + (row0 + t0) * D + d, mask=dm & last, other=0.0).to(WT)
+        else:
+            a0 = a_c
+        tl.store(dh0_ptr + bi * D + d, a0 * c_out, mask=dm & last)
+
+
+@triton.jit
+def _lb_cplx_kernel(
+    a_ptr,
+    x_ptr,
+    hs_ptr,
+    h0_ptr,
+    out_ptr,
+    da_ptr,
+    dh0_ptr,
+    stat_ptr,
+    agg_ptr,
+    T,
+    D,
+    NDB,
+    NCB,
+    NTT,
+    A_TV: tl.constexpr,
+    HAS_H0: tl.constexpr,
+    REV: tl.constexpr,
+    BWD: tl.constexpr,
+    F64: tl.constexpr,
+    BT: tl.constexpr,
+    BD: tl.constexpr,
+    PREFIX_EVERY: tl.constexpr,
+):
+    # _lb_real_kernel for interleaved (re, im) pairs; agg holds six [BD] planes per tile:
+    # A re/im, X re/im, P re/im.
+    WT: tl.constexpr = tl.float64 if F64 else tl.float32
+    cb = tl.program_id(0) % NCB
+    tt = tl.atomic_add(stat_ptr + cb, 1, sem="relaxed")
+    bi = (cb // NDB).to(tl.int64)
+    lane = tl.arange(0, BD)
+    d = (cb % NDB) * BD + lane
+    dm = d < D
+    two = tl.arange(0, 2)
+    r = tl.arange(0, BT)
+    row0 = bi * T
+    k = tt * BT + r
+    vec = (bi * D + d)[:, None] * 2 + two[None, :]
+    h0r = tl.zeros([BD], WT)
+    h0i = tl.zeros([BD], WT)
+    if HAS_H0:
+        h0r, h0i = tl.split(tl.load(h0_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+    acr = tl.full([BD], 1.0, WT)
+    aci = tl.zeros([BD], WT)
+    if not A_TV:
+        acr, aci = tl.split(tl.load(a_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+        if BWD:
+            aci = -aci
+    ar, ai, xr, xi, pr, pi = _tile_cplx(
+        a_ptr,
+        x_ptr,
+        hs_ptr,
+        row0,
+        k,
+        T,
+        T,
+        D,
+        d,
+        dm,
+        acr,
+        aci,
+        h0r,
+        h0i,
+        A_TV,
+        HAS_H0,
+        REV,
+        BWD,
+        BWD,
+        WT,
+    )
+    Ar, Ai, Xr, Xi = tl.associative_scan((ar, ai, xr, xi), 0, _comb_cplx)
+    lar = _last_row(Ar, r, BT)
+    lai = _last_row(Ai, r, BT)
+    lxr = _last_row(Xr, r, BT)
+    lxi = _last_row(Xi, r, BT)
+    slot = agg_ptr + (tt * NCB + cb).to(tl.int64) * (6 * BD) + lane
+    flag = stat_ptr + NCB + tt * NCB + cb
+    cr = tl.zeros([BD], WT)
+    ci = tl.zeros([BD], WT)
+    if HAS_H0 and not BWD:
+        cr = h0r
+        ci = h0i
+    if tt > 0:
+        tl.store(slot, lar)
+        tl.store(slot + BD, lai)
+        tl.store(slot + 2 * BD, lxr)
+        tl.store(slot + 3 * BD, lxi)
+        tl.debug_barrier()
+        tl.atomic_xchg(flag, 1, sem="release")
+        cr, ci = _lookback_cplx(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD)
+    our, oui = _cmad(lar, lai, cr, ci, lxr, lxi)
+    if tt % PREFIX_EVERY == 0:
+        tl.store(slot + 4 * BD, our)
+        tl.store(slot + 5 * BD, oui)
+        tl.debug_barrier()
+        tl.atomic_xchg(flag, 2, sem="release")
+
+    km = k < T
+    if REV:
+        t = T - 1 - k
+    else:
+        t = k
+    m = km[:, None] & dm[None, :]
+    m3 = m[:, :, None]
+    offs = ((row0 + t)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
+    Hr = Xr + Ar * cr[None, :] - Ai * ci[None, :]
+    Hi = Xi + Ar * ci[None, :] + Ai * cr[None, :]
+    tl.store(out_ptr + offs, tl.join(Hr, Hi).to(out_ptr.dtype.element_ty), mask=m3)
+    if BWD:
+        gr = Hr * pr + Hi * pi
+        gi = Hi * pr - Hr * pi
+        if A_TV:
+            tl.store(da_ptr + offs, tl.join(gr, gi).to(da_ptr.dtype.element_ty), mask=m3)
+        else:
+            sr = tl.sum(tl.where(m, gr, 0.0), axis=0)
+            si = tl.sum(tl.where(m, gi, 0.0), axis=0)
+            po = ((tt * (NCB // NDB) * D + bi * D + d)[:, None]) * 2 + two[None, :]
+            tl.store(da_ptr + po, tl.join(sr, si), mask=dm[:, None])
+        lm = (dm & (tt == NTT - 1))[:, None]
+        if A_TV:
+            if REV:
+                t0 = 0
+            else:
+                t0 = T - 1
+            po = ((row0 + t0) * D + d)[:, None] * 2 + two[None, :]
+            a0r, a0i = tl.split(tl.load(a_ptr + po, mask=lm, other=0.0).to(WT))
+            a0i = -a0i
+        else:
+            a0r = acr
+            a0i = aci
+        tl.store(dh0_ptr + vec, tl.join(a0r * our - a0i * oui, a0r * oui + a0i * our), mask=lm)
+
+
 def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
-#: tuning knobs (benchmarks/scan.py --sweep measures them): bytes per tile row, elements per tile,
-#: warps, and the number of programs per SM below which time is split into segments
-TUNE = {"row_bytes": 128, "tile_elems": 4096, "num_warps": 4, "split_below": 0.5, "split_to": 4.0}
+#: tuning knobs (benchmarks/scan.py --sweep measures them). "mode": "lookback" (single pass, one
+#: program per tile, _lb_*_kernel), "stream" (one program walks a channel block's whole time axis,
+#: split into segments only when too few programs: _scan_*_kernel), or "auto": stream when it has
+#: at least `stream_min` programs per SM, else lookback. stream: bytes per tile row, elements per
+#: tile, warps, and the programs per SM below which time is split. lb_*: the same for lookback
+#: (complex elements count twice).
+TUNE = {
+    "mode": "lookback",
+    "stream_min": 1e9,
+    "row_bytes": 128,
+    "tile_elems": 4096,
+    "num_warps": 4,
+    "split_below": 0.5,
+    "split_to": 4.0,
+    "lb_row_bytes": 128,
+    "lb_tile_elems": 2048,
+    "lb_warps": 4,
+    "lb_prefix_every": 1,
+}
 
 
 def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None):
-    """Tile sizes, warps and time segments for one call: (BT, BD, num_warps, S, SEG)."""
+    """Stream mode's tile sizes, warps and time segments: (BT, BD, num_warps, S, SEG)."""
     # rows of `row_bytes` (a DRAM burst or more) and `tile_elems` elements per input tile
     row_elems = max(1, TUNE["row_bytes"] // (itemsize * (2 if cplx else 1)))
     BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
@@ -517,21 +821,94 @@ def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segmen
     return BT, BD, num_warps, S, SEG
 
 
+def plan_lb(Bn: int, T: int, D: int, itemsize: int, cplx: bool):
+    """Lookback mode's tiles: (BT, BD, num_warps, number of time tiles)."""
+    row_elems = max(1, TUNE["lb_row_bytes"] // (itemsize * (2 if cplx else 1)))
+    BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
+    tile = TUNE["lb_tile_elems"] // (2 if cplx else 1)
+    BT = max(16, min(1024, tile // BD, triton.next_power_of_2(max(T, 1))))
+    return BT, BD, TUNE["lb_warps"], triton.cdiv(T, BT)
+
+
+def choose_mode(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None) -> str:
+    """The kernel a call uses: TUNE["mode"], with "auto" resolved by the stream program count."""
+    mode = TUNE["mode"]
+    if mode != "auto":
+        return mode
+    sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
+    BD = plan(Bn, T, D, itemsize, cplx, device, 1)[1]
+    return "stream" if Bn * triton.cdiv(D, BD) >= TUNE["stream_min"] * sms else "lookback"
+
+
 def _float_view(x: torch.Tensor | None) -> torch.Tensor | None:
     if x is None:
         return None
     return torch.view_as_real(x) if x.is_complex() else x
 
 
-def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None):
+def _work(x: torch.Tensor) -> torch.dtype:
+    f64 = x.dtype in (torch.float64, torch.complex128)
+    if x.is_complex():
+        return torch.complex128 if f64 else torch.complex64
+    return torch.float64 if f64 else torch.float32
+
+
+def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
+    """Runs one scan; returns da [B, D] for a time-invariant `a` in the backward (summed over the
+    per-tile or per-segment parts the kernel writes), else None."""
     Bn, T, D = x.shape
     cplx = x.is_complex()
     f64 = x.dtype in (torch.float64, torch.complex128)
-    BT, BD, num_warps, S, SEG = plan(Bn, T, D, x.element_size(), cplx, x.device, segments)
-    kernel = _scan_cplx_kernel if cplx else _scan_real_kernel
     work = torch.float64 if f64 else torch.float32
-    agg = torch.empty((Bn, S, 4 if cplx else 2, D), dtype=work, device=x.device) if S > 1 else None
+    if mode is None:
+        mode = "stream" if segments is not None else None
+        mode = mode or choose_mode(Bn, T, D, x.element_size(), cplx, x.device)
+    tv = a.dim() == 3
     dummy = _float_view(x)
+    if mode == "lookback":
+        BT, BD, num_warps, NTT = plan_lb(Bn, T, D, x.element_size(), cplx)
+        NDB = triton.cdiv(D, BD)
+        NCB = Bn * NDB
+        parts = None
+        if bwd and not tv:
+            parts = torch.empty((NTT, Bn, D), dtype=_work(x), device=x.device)
+            da = parts
+        stat = torch.zeros(NCB * (NTT + 1), dtype=torch.int32, device=x.device)
+        agg = torch.empty(NTT * NCB * (6 if cplx else 3) * BD, dtype=work, device=x.device)
+        kernel = _lb_cplx_kernel if cplx else _lb_real_kernel
+        kernel[(NCB * NTT,)](
+            _float_view(a),
+            _float_view(x),
+            _float_view(hs) if hs is not None else dummy,
+            _float_view(h0) if h0 is not None else dummy,
+            _float_view(out),
+            _float_view(da) if da is not None else dummy,
+            _float_view(dh0) if dh0 is not None else dummy,
+            stat,
+            agg,
+            T,
+            D,
+            NDB,
+            NCB,
+            NTT,
+            A_TV=tv,
+            HAS_H0=h0 is not None,
+            REV=bool(reverse),
+            BWD=bwd,
+            F64=f64,
+            BT=BT,
+            BD=BD,
+            PREFIX_EVERY=TUNE["lb_prefix_every"],
+            num_warps=num_warps,
+        )
+        return None if parts is None else parts.sum(0)
+    BT, BD, num_warps, S, SEG = plan(Bn, T, D, x.element_size(), cplx, x.device, segments)
+    parts = None
+    if bwd and not tv:
+        parts = torch.empty((Bn, S, D), dtype=_work(x), device=x.device)
+        da = parts
+    kernel = _scan_cplx_kernel if cplx else _scan_real_kernel
+    agg = torch.empty((Bn, S, 4 if cplx else 2, D), dtype=work, device=x.device) if S > 1 else None
     args = [
         _float_view(a),
         _float_view(x),
@@ -547,7 +924,7 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None):
         S,
     ]
     meta = dict(
-        A_TV=a.dim() == 3,
+        A_TV=tv,
         HAS_H0=h0 is not None,
         REV=bool(reverse),
         BWD=bwd,
@@ -562,28 +939,25 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None):
         kernel[grid](*args, PHASE=2, **meta)
     else:
         kernel[grid](*args, PHASE=0, **meta)
-    return S
+    return None if parts is None else parts.sum(1)
 
 
-def scan_fwd(a, b, h0, reverse, segments=None):
-    """a: [B, T, D] or [B, D]; b: [B, T, D]; h0: [B, D] or None -> h [B, T, D] (dtype of b)."""
+def scan_fwd(a, b, h0, reverse, segments=None, mode=None):
+    """a: [B, T, D] or [B, D]; b: [B, T, D]; h0: [B, D] or None -> h [B, T, D] (dtype of b).
+
+    segments: force stream mode with this many time segments; mode: force "stream"/"lookback".
+    """
     out = torch.empty_like(b)
-    _launch(a, b, None, h0, out, None, None, reverse, False, segments)
+    _launch(a, b, None, h0, out, None, None, reverse, False, segments, mode)
     return out
 
 
-def scan_bwd(a, h, h0, gh, reverse, segments=None):
+def scan_bwd(a, h, h0, gh, reverse, segments=None, mode=None):
     """Fused backward: (da, db, dh0) shaped like a ([B, D] summed over time), h, [B, D]."""
-    Bn, T, D = h.shape
-    work = torch.float64 if h.dtype in (torch.float64, torch.complex128) else torch.float32
-    if h.is_complex():
-        work = torch.complex128 if work == torch.float64 else torch.complex64
+    Bn, _, D = h.shape
     db = torch.empty_like(h)
-    dh0 = torch.empty((Bn, D), dtype=work, device=h.device)
+    dh0 = torch.empty((Bn, D), dtype=_work(h), device=h.device)
     tv = a.dim() == 3
-    S = plan(Bn, T, D, h.element_size(), h.is_complex(), h.device, segments)[3]
-    da = torch.empty_like(a) if tv else torch.empty((Bn, S, D), dtype=work, device=h.device)
-    _launch(a, gh.to(h.dtype), h, h0, db, da, dh0, not reverse, True, segments)
-    if not tv:
-        da = da.sum(1)
-    return da, db, dh0
+    da = torch.empty_like(a) if tv else None
+    da_sum = _launch(a, gh.to(h.dtype), h, h0, db, da, dh0, not reverse, True, segments, mode)
+    return (da if tv else da_sum), db, dh0

@@ -15,6 +15,62 @@ import triton.language as tl
 
 
 @triton.jit
+def _ld8(ptr, row, H, h, hm, T, t0, REV: tl.constexpr, WT: tl.constexpr):
+    """The [BH] rows of 8 consecutive steps (walk order) starting at walk step t0, zeros past T."""
+    if REV:
+        base = row + T - 1 - t0
+        s = -1
+    else:
+        base = row + t0
+        s = 1
+    x0 = tl.load(ptr + (base + 0 * s) * H + h, mask=hm & (t0 + 0 < T), other=0.0).to(WT)
+    x1 = tl.load(ptr + (base + 1 * s) * H + h, mask=hm & (t0 + 1 < T), other=0.0).to(WT)
+    x2 = tl.load(ptr + (base + 2 * s) * H + h, mask=hm & (t0 + 2 < T), other=0.0).to(WT)
+    x3 = tl.load(ptr + (base + 3 * s) * H + h, mask=hm & (t0 + 3 < T), other=0.0).to(WT)
+    x4 = tl.load(ptr + (base + 4 * s) * H + h, mask=hm & (t0 + 4 < T), other=0.0).to(WT)
+    x5 = tl.load(ptr + (base + 5 * s) * H + h, mask=hm & (t0 + 5 < T), other=0.0).to(WT)
+    x6 = tl.load(ptr + (base + 6 * s) * H + h, mask=hm & (t0 + 6 < T), other=0.0).to(WT)
+    x7 = tl.load(ptr + (base + 7 * s) * H + h, mask=hm & (t0 + 7 < T), other=0.0).to(WT)
+    return x0, x1, x2, x3, x4, x5, x6, x7
+
+
+@triton.jit
+def _fwd_step(ut, t, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr):
+    ok = t < T
+    nr = ar * sr - ai * si + br * ut[:, None]
+    ni = ar * si + ai * sr + bim * ut[:, None]
+    sr = tl.where(ok, nr, sr)
+    si = tl.where(ok, ni, si)
+    y = tl.sum(cr * sr - ci * si, axis=1) + dv * ut
+    tl.store(y_ptr + (row + t) * H + h, y.to(y_ptr.dtype.element_ty), mask=hm & ok)
+    return sr, si
+
+
+@triton.jit
+def _bwd_step(
+    g, ut, k, T, row, H, h, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, du_ptr
+):
+    # walk step k is time T - 1 - k. W_t = V_{t+1} + conj(a) W_{t+1}; V_t = gy_t + conj(a) V_{t+1}
+    # (steps past the start: V, W unchanged, and u = gy = 0 adds nothing to P, Q)
+    ok = k < T
+    nwr = vr + ar * wr + ai * wi
+    nwi = vi + ar * wi - ai * wr
+    nvr = g[:, None] + ar * vr + ai * vi
+    nvi = ar * vi - ai * vr
+    wr = tl.where(ok, nwr, wr)
+    wi = tl.where(ok, nwi, wi)
+    vr = tl.where(ok, nvr, vr)
+    vi = tl.where(ok, nvi, vi)
+    pr += ut[:, None] * vr
+    pi += ut[:, None] * vi
+    qr += ut[:, None] * wr
+    qi += ut[:, None] * wi
+    du = tl.sum(er * vr - ei * vi, axis=1) + dv * g
+    tl.store(du_ptr + (row + T - 1 - k) * H + h, du.to(du_ptr.dtype.element_ty), mask=hm & ok)
+    return vr, vi, wr, wi, pr, pi, qr, qi
+
+
+@triton.jit
 def _ssm_fwd_kernel(
     u_ptr,
     a_ptr,
@@ -56,17 +112,20 @@ def _ssm_fwd_kernel(
         sr = tl.zeros([BH, BN], WT)
         si = tl.zeros([BH, BN], WT)
     row = bi * T
-    for t0 in range(0, T, BT):
-        for i in tl.static_range(BT):
-            t = t0 + i
-            ok = t < T
-            ut = tl.load(u_ptr + (row + t) * H + h, mask=hm & ok, other=0.0).to(WT)
-            nr = ar * sr - ai * si + br * ut[:, None]
-            ni = ar * si + ai * sr + bim * ut[:, None]
-            sr = tl.where(ok, nr, sr)
-            si = tl.where(ok, ni, si)
-            y = tl.sum(cr * sr - ci * si, axis=1) + dv * ut
-            tl.store(y_ptr + (row + t) * H + h, y.to(y_ptr.dtype.element_ty), mask=hm & ok)
+    # the next group's 8 loads are issued before this group's stores (which the compiler may not
+    # move loads across): the load latency overlaps 8 steps of arithmetic instead of each step
+    u0, u1, u2, u3, u4, u5, u6, u7 = _ld8(u_ptr, row, H, h, hm, T, 0, False, WT)
+    for t0 in range(0, T, 8):
+        c0, c1, c2, c3, c4, c5, c6, c7 = u0, u1, u2, u3, u4, u5, u6, u7
+        u0, u1, u2, u3, u4, u5, u6, u7 = _ld8(u_ptr, row, H, h, hm, T, t0 + 8, False, WT)
+        sr, si = _fwd_step(c0, t0, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
+        sr, si = _fwd_step(c1, t0 + 1, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
+        sr, si = _fwd_step(c2, t0 + 2, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
+        sr, si = _fwd_step(c3, t0 + 3, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
+        sr, si = _fwd_step(c4, t0 + 4, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
+        sr, si = _fwd_step(c5, t0 + 5, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
+        sr, si = _fwd_step(c6, t0 + 6, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
+        sr, si = _fwd_step(c7, t0 + 7, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_ptr)
     tl.store(s_ptr + ps, sr, mask=m)
     tl.store(s_ptr + ps + 1, si, mask=m)
 
@@ -111,29 +170,184 @@ def _ssm_bwd_kernel(
     qr = tl.zeros([BH, BN], WT)
     qi = tl.zeros([BH, BN], WT)
     row = bi * T
-    for t0 in range(0, T, BT):
-        for i in tl.static_range(BT):
-            t = T - 1 - (t0 + i)
-            ok = t >= 0
-            off = (row + t) * H + h
-            g = tl.load(gy_ptr + off, mask=hm & ok, other=0.0).to(WT)
-            ut = tl.load(u_ptr + off, mask=hm & ok, other=0.0).to(WT)
-            # W_t = V_{t+1} + conj(a) W_{t+1};  V_t = gy_t + conj(a) V_{t+1}  (masked steps: V, W
-            # unchanged, and u = gy = 0 adds nothing to P, Q)
-            nwr = vr + ar * wr + ai * wi
-            nwi = vi + ar * wi - ai * wr
-            nvr = g[:, None] + ar * vr + ai * vi
-            nvi = ar * vi - ai * vr
-            wr = tl.where(ok, nwr, wr)
-            wi = tl.where(ok, nwi, wi)
-            vr = tl.where(ok, nvr, vr)
-            vi = tl.where(ok, nvi, vi)
-            pr += ut[:, None] * vr
-            pi += ut[:, None] * vi
-            qr += ut[:, None] * wr
-            qi += ut[:, None] * wi
-            du = tl.sum(er * vr - ei * vi, axis=1) + dv * g
-            tl.store(du_ptr + off, du.to(du_ptr.dtype.element_ty), mask=hm & ok)
+    g0, g1, g2, g3, g4, g5, g6, g7 = _ld8(gy_ptr, row, H, h, hm, T, 0, True, WT)
+    u0, u1, u2, u3, u4, u5, u6, u7 = _ld8(u_ptr, row, H, h, hm, T, 0, True, WT)
+    for k0 in range(0, T, 8):
+        f0, f1, f2, f3, f4, f5, f6, f7 = g0, g1, g2, g3, g4, g5, g6, g7
+        c0, c1, c2, c3, c4, c5, c6, c7 = u0, u1, u2, u3, u4, u5, u6, u7
+        g0, g1, g2, g3, g4, g5, g6, g7 = _ld8(gy_ptr, row, H, h, hm, T, k0 + 8, True, WT)
+        u0, u1, u2, u3, u4, u5, u6, u7 = _ld8(u_ptr, row, H, h, hm, T, k0 + 8, True, WT)
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f0, c0, k0, T, row, H, h, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, du_ptr
+        )
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f1,
+            c1,
+            k0 + 1,
+            T,
+            row,
+            H,
+            h,
+            hm,
+            ar,
+            ai,
+            er,
+            ei,
+            dv,
+            vr,
+            vi,
+            wr,
+            wi,
+            pr,
+            pi,
+            qr,
+            qi,
+            du_ptr,
+        )
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f2,
+            c2,
+            k0 + 2,
+            T,
+            row,
+            H,
+            h,
+            hm,
+            ar,
+            ai,
+            er,
+            ei,
+            dv,
+            vr,
+            vi,
+            wr,
+            wi,
+            pr,
+            pi,
+            qr,
+            qi,
+            du_ptr,
+        )
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f3,
+            c3,
+            k0 + 3,
+            T,
+            row,
+            H,
+            h,
+            hm,
+            ar,
+            ai,
+            er,
+            ei,
+            dv,
+            vr,
+            vi,
+            wr,
+            wi,
+            pr,
+            pi,
+            qr,
+            qi,
+            du_ptr,
+        )
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f4,
+            c4,
+            k0 + 4,
+            T,
+            row,
+            H,
+            h,
+            hm,
+            ar,
+            ai,
+            er,
+            ei,
+            dv,
+            vr,
+            vi,
+            wr,
+            wi,
+            pr,
+            pi,
+            qr,
+            qi,
+            du_ptr,
+        )
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f5,
+            c5,
+            k0 + 5,
+            T,
+            row,
+            H,
+            h,
+            hm,
+            ar,
+            ai,
+            er,
+            ei,
+            dv,
+            vr,
+            vi,
+            wr,
+            wi,
+            pr,
+            pi,
+            qr,
+            qi,
+            du_ptr,
+        )
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f6,
+            c6,
+            k0 + 6,
+            T,
+            row,
+            H,
+            h,
+            hm,
+            ar,
+            ai,
+            er,
+            ei,
+            dv,
+            vr,
+            vi,
+            wr,
+            wi,
+            pr,
+            pi,
+            qr,
+            qi,
+            du_ptr,
+        )
+        vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
+            f7,
+            c7,
+            k0 + 7,
+            T,
+            row,
+            H,
+            h,
+            hm,
+            ar,
+            ai,
+            er,
+            ei,
+            dv,
+            vr,
+            vi,
+            wr,
+            wi,
+            pr,
+            pi,
+            qr,
+            qi,
+            du_ptr,
+        )
     base = bi * 4 * H * N * 2 + pn
     stride = H * N * 2
     tl.store(out_ptr + base, pr, mask=m)
