@@ -2,22 +2,32 @@
 
 Data: `planted_motifs` (6 motifs on smoothed-noise backgrounds, windows of w = 32) at about 10^3,
 10^4 and 10^5 cells (cells = series x windows). TiVy-R runs with its defaults (global alphabet,
-band 0.1, delta 0.5, one refinement pass) after a numba warm-up, and again with `refine=0`.
-
-Timings are the best of `--repeat` runs (one at 10^5 cells), as the 2-core machine is shared.
+band 0.1, delta 0.5, one refinement pass, the representative index), with `refine=0`, and, up to
+`--scan-max` cells, with `index=False` (the previous one-by-one search: the "before" column; its
+symbols must equal the indexed run's, which the benchmark checks). What is timed is `TiVy.fit`,
+the whole summariser from the raw table to the groups (normalisation, symbols, mining, grouping,
+group statistics) and nothing else: no CSV parsing and no chart rendering (the CLI draws the
+charts and writes the files after `fit`), as the baseline renders nothing either.
 
 Baseline (research note sec. 2.3 / 2.5): DTW between all pairs of cells, then average-linkage
 clustering cut at the same eps (scipy). Its DTW is timed twice:
 - "full": unconstrained DTW through dtaidistance `distance_matrix_fast(parallel=True)`, the
   straightforward version (w^2 cells per pair). Timed on the whole matrix at 10^3 cells; at larger
-  sizes on the first `--sample` cells, and the wall time is projected as pairs / measured rate.
+  sizes on `--sample` random cells, and its wall time is projected as pairs / measured rate.
+  Baseline time = that DTW time + the measured linkage.
 - "banded": tsdyn's own `cdist_dtw` with the same radius as TiVy-R (the strongest baseline);
-  its matrix feeds the clustering and the ARI. Run in full up to `--max-baseline` cells.
+  its matrix feeds the clustering and the ARI. Run once, up to `--max-baseline` cells.
 ARI: cells labelled by group (TiVy-R) or cluster (baseline), against the planted motifs; unlabelled
 cells (TiVy residual, singleton clusters, planted background) count as singletons (`planted_ari`).
 
-    .venv/bin/python benchmarks/tivy.py                 # 10^3, 10^4, 10^5 cells (a few minutes)
-    .venv/bin/python benchmarks/tivy.py --sizes 1000    # quick
+The 2-vCPU machine is shared, so the speed of both sides moves with its load. The timings are
+therefore interleaved: each of `--repeat` rounds times TiVy-R, then the dtaidistance sample, then
+the linkage, back to back in this process, and records the load average and TiVy-R's CPU time.
+Reported: the median of each, the ratio of the medians, and the smallest and largest ratio of one
+round (a round's ratio compares timings taken under the same load).
+
+    .venv/bin/python benchmarks/tivy.py                       # 10^3, 10^4, 10^5 cells (~5 min)
+    .venv/bin/python benchmarks/tivy.py --sizes 1000 --repeat 3   # quick
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,122 +59,152 @@ def cells_of(tv) -> np.ndarray:
     return np.ascontiguousarray(tv.normalized_.T.reshape(-1, tv.window_))
 
 
-def baseline_clusters(D: np.ndarray, eps: float) -> tuple[np.ndarray, float]:
-    """Average linkage on a full distance matrix, cut at eps; labels (0 = singleton) and seconds."""
+def baseline_clusters(D: np.ndarray, eps: float) -> np.ndarray:
+    """Average linkage on a full distance matrix, cut at eps; labels (0 = singleton)."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
-    t0 = time.perf_counter()
     Z = linkage(squareform(D, checks=False), method="average")
     labels = fcluster(Z, t=eps, criterion="distance")
     sizes = np.bincount(labels)
-    labels = np.where(sizes[labels] > 1, labels, 0)
-    return labels, time.perf_counter() - t0
+    return np.where(sizes[labels] > 1, labels, 0)
 
 
-def best_of(repeat: int, fn):
-    """(fastest wall seconds, result): the machine is shared, so the minimum is the least noisy."""
-    best = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        sec = time.perf_counter() - t0
-        if best is None or sec < best[0]:
-            best = (sec, out)
-    return best
+def timed(fn):
+    """(wall seconds, process CPU seconds, result)."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, time.process_time() - c0, out
 
 
-def dtai_full_rate(C: np.ndarray, repeat: int) -> tuple[float, int] | None:
-    """(cells per second, cells timed) of dtaidistance's parallel full-DTW matrix on C."""
-    try:
-        from dtaidistance import dtw as dtai
-    except ImportError:
-        return None
-    dtai.distance_matrix_fast(C[:8], parallel=True)
-    n, w = C.shape
-    sec, _ = best_of(repeat, lambda: dtai.distance_matrix_fast(C, parallel=True))
-    cells = n * (n - 1) // 2 * w * w
-    return cells / sec, cells
+def load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def median(xs) -> float:
+    return float(statistics.median(xs))
 
 
 def run_size(n_cells: int, args) -> dict:
     M, K = SHAPES[n_cells]
     data = planted_motifs(n_series=M, n_windows=K, window=W, seed=args.seed)
-    tivy_s, tv = best_of(
-        1 if n_cells > 10_000 else args.repeat, lambda: TiVy(window=W).fit(data.table.values)
-    )
+    values = data.table.values
+    truth = data.labels
+    rounds = args.repeat if n_cells <= 10_000 else max(1, args.repeat_large)
+
+    tv = TiVy(window=W).fit(values)  # untimed: first touch of this size's arrays
+    tv0 = TiVy(window=W, refine=0).fit(values)
+    C = cells_of(tv)
+    N = len(C)
+    pairs = N * (N - 1) // 2
     row = {
         "cells": n_cells,
         "series": M,
         "windows": K,
         "w": W,
         "radius": tv.radius_,
-        "tivy_s": round(tivy_s, 3),
+        "rounds": rounds,
         "tivy_dtw_cells": tv.counters_["dtw_cells"],
-        "tivy_ari": round(planted_ari(data.labels, tv.cell_labels()), 4),
-        "tivy_ari_background_class": round(planted_ari(data.labels, tv.cell_labels(), "class"), 4),
+        "tivy_ari": round(planted_ari(truth, tv.cell_labels()), 4),
+        "tivy_ari_background_class": round(planted_ari(truth, tv.cell_labels(), "class"), 4),
         "alphabet": tv.alphabet_size_,
         "groups": len(tv.groups_),
         "counters": tv.counters_,
         "timings": {k: round(v, 4) for k, v in tv.timings_.items()},
+        "tivy_refine0_dtw_cells": tv0.counters_["dtw_cells"],
+        "tivy_refine0_ari": round(planted_ari(truth, tv0.cell_labels()), 4),
+        "tivy_refine0_ari_background_class": round(
+            planted_ari(truth, tv0.cell_labels(), "class"), 4
+        ),
+        "tivy_refine0_groups": len(tv0.groups_),
+        "baseline_full_dtw_cells": pairs * W * W,
+        "baseline_band_dtw_cells": pairs * band_cells(W, W, tv.radius_, tv.radius_),
     }
-    sec0, tv0 = best_of(
-        1 if n_cells > 10_000 else args.repeat,
-        lambda: TiVy(window=W, refine=0).fit(data.table.values),
-    )
-    row["tivy_refine0_s"] = round(sec0, 3)
-    row["tivy_refine0_dtw_cells"] = tv0.counters_["dtw_cells"]
-    row["tivy_refine0_ari"] = round(planted_ari(data.labels, tv0.cell_labels()), 4)
-    row["tivy_refine0_ari_background_class"] = round(
-        planted_ari(data.labels, tv0.cell_labels(), "class"), 4
-    )
-    row["tivy_refine0_groups"] = len(tv0.groups_)
-    C = cells_of(tv)
-    N = len(C)
-    pairs = N * (N - 1) // 2
-    row["baseline_full_dtw_cells"] = pairs * W * W
-    row["baseline_band_dtw_cells"] = pairs * band_cells(W, W, tv.radius_, tv.radius_)
-    sample = (
-        C if N <= args.sample else C[np.random.default_rng(0).choice(N, args.sample, replace=False)]
-    )
-    rate = dtai_full_rate(sample, 2 if N > 2000 else args.repeat)
-    if rate is not None:
-        row["dtai_full_Mcells_s"] = round(rate[0] / 1e6, 1)
-        row["dtai_full_measured"] = "whole matrix" if N <= args.sample else f"{args.sample} cells"
-        row["baseline_full_dtw_s"] = round(row["baseline_full_dtw_cells"] / rate[0], 2)
+    scan = n_cells <= args.scan_max
+    if scan:  # the previous search: identical results, checked here
+        ts = TiVy(window=W, index=False).fit(values)
+        row["scan_identical"] = bool(
+            (ts.symbols_ == tv.symbols_).all()
+            and (ts.cell_distance_ == tv.cell_distance_).all()
+            and (ts.assignment_ == tv.assignment_).all()
+        )
+        row["scan_dtw_cells"] = ts.counters_["dtw_cells"]
+
+    D = None
     if N <= args.max_baseline:
-        t1 = time.perf_counter()
-        D = cdist_dtw(C, None, tv.radius_)
-        row["baseline_band_dtw_s"] = round(time.perf_counter() - t1, 3)
-        labels, link_s = baseline_clusters(D, tv.eps_)
-        del D
-        row["linkage_s"] = round(link_s, 3)
-        truth_cells = data.labels.reshape(-1)
-        row["baseline_ari"] = round(planted_ari(truth_cells, labels), 4)
-        row["baseline_ari_background_class"] = round(planted_ari(truth_cells, labels, "class"), 4)
+        wall, _, D = timed(lambda: cdist_dtw(C, None, tv.radius_))
+        row["baseline_band_dtw_s"] = round(wall, 3)
+        labels = baseline_clusters(D, tv.eps_)
+        row["baseline_ari"] = round(planted_ari(truth.reshape(-1), labels), 4)
+        row["baseline_ari_background_class"] = round(
+            planted_ari(truth.reshape(-1), labels, "class"), 4
+        )
         row["baseline_clusters"] = len(np.unique(labels[labels > 0]))
-        row["baseline_band_s"] = round(row["baseline_band_dtw_s"] + link_s, 3)
-        if "baseline_full_dtw_s" in row:
-            row["baseline_full_s"] = round(row["baseline_full_dtw_s"] + link_s, 2)
     else:
         row["baseline_note"] = (
-            f"not run above {args.max_baseline} cells (matrix of {pairs:.2e} pairs); DTW time projected"
+            f"no linkage above {args.max_baseline} cells (a matrix of {pairs:.2e} pairs): "
+            "the baseline time is its projected DTW alone"
         )
-    row["cell_ratio_full"] = round(
-        row["baseline_full_dtw_cells"] / max(1, row["tivy_dtw_cells"]), 1
-    )
-    row["cell_ratio_band"] = round(
-        row["baseline_band_dtw_cells"] / max(1, row["tivy_dtw_cells"]), 1
-    )
+
+    try:
+        from dtaidistance import dtw as dtai
+    except ImportError:
+        dtai = None
+    whole = N <= args.sample
+    sample = C if whole else C[np.random.default_rng(0).choice(N, args.sample, replace=False)]
+    sample_cells = len(sample) * (len(sample) - 1) // 2 * W * W
+    if dtai is not None:
+        dtai.distance_matrix_fast(sample[:8], parallel=True)
+
+    per_round = []
+    for _ in range(rounds):
+        rec = {"load_before": load1()}
+        rec["tivy_s"], rec["tivy_cpu_s"], _ = timed(lambda: TiVy(window=W).fit(values))
+        rec["refine0_s"], _, _ = timed(lambda: TiVy(window=W, refine=0).fit(values))
+        if scan:
+            rec["scan_s"], _, _ = timed(lambda: TiVy(window=W, index=False).fit(values))
+        if dtai is not None:
+            sec, _, _ = timed(lambda: dtai.distance_matrix_fast(sample, parallel=True))
+            rec["dtai_Mcells_s"] = sample_cells / sec / 1e6
+            rec["base_full_dtw_s"] = row["baseline_full_dtw_cells"] / (sample_cells / sec)
+        if D is not None:
+            rec["linkage_s"], _, _ = timed(lambda: baseline_clusters(D, tv.eps_))
+        if dtai is not None:
+            rec["base_full_s"] = rec["base_full_dtw_s"] + rec.get("linkage_s", 0.0)
+            rec["ratio"] = rec["base_full_s"] / rec["tivy_s"]
+        if D is not None:
+            rec["base_band_s"] = row["baseline_band_dtw_s"] + rec["linkage_s"]
+        rec["load_after"] = load1()
+        per_round.append({k: round(v, 4) for k, v in rec.items()})
+    row["per_round"] = per_round
+    row["load_range"] = [
+        min(r["load_before"] for r in per_round),
+        max(r["load_after"] for r in per_round),
+    ]
+    for key in ("tivy_s", "tivy_cpu_s", "refine0_s", "scan_s", "dtai_Mcells_s", "linkage_s"):
+        if key in per_round[0]:
+            row[key] = round(median([r[key] for r in per_round]), 4)
+    for key in ("base_full_dtw_s", "base_full_s", "base_band_s"):
+        if key in per_round[0]:
+            row[key] = round(median([r[key] for r in per_round]), 3)
+    row["dtai_measured_on"] = "whole matrix" if whole else f"{args.sample} random cells"
+    if "base_full_s" in row:
+        row["speedup_full"] = round(row["base_full_s"] / row["tivy_s"], 1)  # ratio of medians
+        ratios = [r["ratio"] for r in per_round]
+        row["speedup_full_round_min"] = round(min(ratios), 1)
+        row["speedup_full_round_max"] = round(max(ratios), 1)
+        row["speedup_full_refine0"] = round(row["base_full_s"] / row["refine0_s"], 1)
+        if scan:
+            row["speedup_full_scan"] = round(row["base_full_s"] / row["scan_s"], 1)
+    if "base_band_s" in row:
+        row["speedup_band"] = round(row["base_band_s"] / row["tivy_s"], 1)
+    if scan:
+        row["index_speedup"] = round(row["scan_s"] / row["tivy_s"], 2)
+    row["cell_ratio_full"] = round(row["baseline_full_dtw_cells"] / max(1, row["tivy_dtw_cells"]))
+    row["cell_ratio_band"] = round(row["baseline_band_dtw_cells"] / max(1, row["tivy_dtw_cells"]))
     row["cell_ratio_full_refine0"] = round(
-        row["baseline_full_dtw_cells"] / max(1, row["tivy_refine0_dtw_cells"]), 1
+        row["baseline_full_dtw_cells"] / max(1, row["tivy_refine0_dtw_cells"])
     )
-    for key in ("baseline_full_s", "baseline_band_s", "baseline_full_dtw_s"):
-        if key in row:
-            row["speedup_" + key.removeprefix("baseline_")] = round(row[key] / tivy_s, 1)
-            row["speedup_refine0_" + key.removeprefix("baseline_")] = round(
-                row[key] / row["tivy_refine0_s"], 1
-            )
     return row
 
 
@@ -174,31 +215,48 @@ def main() -> None:
     )
     p.add_argument("--sample", type=int, default=1500, help="cells in the dtaidistance timing")
     p.add_argument("--max-baseline", type=int, default=10_000, help="largest baseline clustering")
+    p.add_argument("--scan-max", type=int, default=10_000, help="largest run of index=False")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--repeat", type=int, default=3, help="TiVy-R timings: best of this many runs")
+    p.add_argument("--repeat", type=int, default=5, help="interleaved rounds up to 10^4 cells")
+    p.add_argument("--repeat-large", type=int, default=3, help="rounds at 10^5 cells")
     p.add_argument("--json-out", type=Path, default=None)
     args = p.parse_args()
     warm = planted_motifs(n_series=10, n_windows=4, window=W, n_motifs=1)
     TiVy(window=W).fit(warm.table.values)
+    TiVy(window=W, index=False).fit(warm.table.values)
     cdist_dtw(np.zeros((3, W)), None, 4)
-    result = {"cpu_count": os.cpu_count(), "loadavg_before": os.getloadavg(), "rows": []}
+    result = {
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": os.getloadavg(),
+        "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "rows": [],
+    }
+    skip = ("counters", "timings", "per_round")
     for n in args.sizes:
         row = run_size(n, args)
         result["rows"].append(row)
-        print(
-            json.dumps({k: v for k, v in row.items() if k not in ("counters", "timings")}),
-            flush=True,
-        )
+        print(json.dumps({k: v for k, v in row.items() if k not in skip}), flush=True)
+    result["loadavg_after"] = os.getloadavg()
+    result["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
     print()
-    head = f"{'cells':>7} {'TiVy s':>7} {'TiVy DTW cells':>14} {'ARI':>6} {'base ARI':>8} {'full-DTW cells':>14} {'x fewer':>8} {'base full s':>11} {'x faster':>8} {'base band s':>11} {'x faster':>8}"
-    print(head)
+    print(
+        f"{'cells':>7} {'TiVy s':>7} {'scan s':>7} {'DTW cells':>10} {'x fewer':>7} {'ARI':>6} "
+        f"{'base ARI':>8} {'base full s':>11} {'x faster':>8} {'round min-max':>13} "
+        f"{'base band s':>11} {'x faster':>8} {'load':>9}"
+    )
+    nan = math.nan
     for r in result["rows"]:
+        span = (
+            f"{r['speedup_full_round_min']:.0f}-{r['speedup_full_round_max']:.0f}"
+            if "speedup_full_round_min" in r
+            else "-"
+        )
         print(
-            f"{r['cells']:>7} {r['tivy_s']:>7.2f} {r['tivy_dtw_cells']:>14.3g} {r['tivy_ari']:>6.3f} "
-            f"{r.get('baseline_ari', math.nan):>8.3f} {r['baseline_full_dtw_cells']:>14.3g} {r['cell_ratio_full']:>8.0f} "
-            f"{r.get('baseline_full_s', r.get('baseline_full_dtw_s', math.nan)):>11.1f} "
-            f"{r.get('speedup_full_s', r.get('speedup_full_dtw_s', math.nan)):>8.0f} "
-            f"{r.get('baseline_band_s', math.nan):>11.2f} {r.get('speedup_band_s', math.nan):>8.1f}"
+            f"{r['cells']:>7} {r['tivy_s']:>7.3f} {r.get('scan_s', nan):>7.3f} "
+            f"{r['tivy_dtw_cells']:>10.3g} {r['cell_ratio_full']:>7.0f} {r['tivy_ari']:>6.3f} "
+            f"{r.get('baseline_ari', nan):>8.3f} {r.get('base_full_s', nan):>11.1f} "
+            f"{r.get('speedup_full', nan):>8.0f} {span:>13} {r.get('base_band_s', nan):>11.2f} "
+            f"{r.get('speedup_band', nan):>8.1f} {r['load_range'][0]:>4.1f}-{r['load_range'][1]:<4.1f}"
         )
     out = args.json_out or Path(__file__).parent / "results" / "tivy.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -192,3 +192,16 @@ def test_window_z_panels_show_the_matched_cells(small):
         a = g.start_window * w
         span = tv.normalized_[a : a + g.n_windows * w, g.rep_member]
         np.testing.assert_array_equal(g.representative, span)
+
+
+@pytest.mark.parametrize("alphabet,order,refine", [("global", "time", 1), ("window", "random", 2)])
+def test_index_changes_no_result(alphabet, order, refine):
+    data = planted_motifs(n_series=40, n_windows=12, window=16, n_motifs=3, seed=11)
+    kw = dict(window=16, alphabet=alphabet, order=order, refine=refine, seed=4)
+    a = TiVy(**kw).fit(data.table.values)
+    b = TiVy(index=False, **kw).fit(data.table.values)
+    assert (a.symbols_ == b.symbols_).all()
+    assert (a.cell_distance_ == b.cell_distance_).all()
+    assert (a.representatives_ == b.representatives_).all()
+    assert (a.assignment_ == b.assignment_).all()
+    assert a.counters_["comparisons"] == b.counters_["comparisons"]

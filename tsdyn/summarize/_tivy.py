@@ -183,6 +183,9 @@ class TiVy:
     alphabet : {"window", "global"}
         One alphabet shared by all windows (default, as the note) or one per window position.
     seed : int
+    index : bool
+        Search the representatives through the batched-bound index (default) or one by one (the
+        previous search, kept for tests and timings); the results are identical.
 
     Attributes (after `fit`)
     ------------------------
@@ -215,6 +218,7 @@ class TiVy:
         order: str = "time",
         alphabet: str = "global",
         seed: int = 0,
+        index: bool = True,
     ):
         self.window = window
         self.normalize = normalize
@@ -228,6 +232,7 @@ class TiVy:
         self.order = order
         self.alphabet = alphabet
         self.seed = seed
+        self.index = index
 
     # -- checks --------------------------------------------------------------------------------
     def _check(self, T: int, M: int) -> tuple[int, int, int]:
@@ -331,10 +336,12 @@ class TiVy:
         for block in blocks:
             sub = C[np.sort(block)] if len(blocks) > 1 else C
             local = np.searchsorted(np.sort(block), block) if len(blocks) > 1 else block
-            sym, d, reps, lstats = leader_symbols(sub, local, r, eps)
+            sym, d, reps, lstats = leader_symbols(sub, local, r, eps, self.index)
             stats += lstats
             if self.refine:
-                sym, d, reps = refine_symbols(sub, local, sym, r, eps, self.refine, stats)
+                sym, d, reps = refine_symbols(
+                    sub, local, sym, r, eps, self.refine, stats, self.index
+                )
             cells = np.sort(block) if len(blocks) > 1 else np.arange(len(C))
             symbols[cells] = sym + len(reps_all)
             dist[cells] = d
