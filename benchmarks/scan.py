@@ -144,7 +144,10 @@ def time_tsdyn(Bn, T, D, dtype, bw, tag="tsdyn-triton", segments=None):
     a, b = make_inputs(Bn, T, D, dtype)
     N = Bn * T * D
     s = a.element_size()
-    plan = tk.plan(Bn, T, D, s, a.is_complex(), a.device, segments)
+    if segments is None and tk.choose_mode(Bn, T, D, s, a.is_complex(), a.device) == "lookback":
+        plan = ["lookback", *tk.plan_lb(Bn, T, D, s, a.is_complex())]
+    else:
+        plan = ["stream", *tk.plan(Bn, T, D, s, a.is_complex(), a.device, segments)]
 
     def fwd():
         if segments is None:
@@ -318,47 +321,167 @@ def time_assoc(Bn, T, D, bw, backward=False):
     torch.cuda.empty_cache()
 
 
-def sweep(bw):
-    """Tile/warp/split settings of the Triton scan at a few shapes (forward, fp32)."""
+def _timed_pair(a, b, gh, bw, name, shape, fwd_kw, extra, both=True):
+    """Forward (and forward + backward) of the Triton scan with the current tuning, one row each."""
     from tsdyn.kernels.scan import triton as tk
 
-    base = dict(tk.TUNE)
-    shapes = [(256, 4096, 256), (16, 65536, 256), (4, 262144, 256), (1, 1 << 20, 64)]
-    settings = [
-        dict(row_bytes=64, tile_elems=4096, num_warps=4),
-        dict(row_bytes=32, tile_elems=4096, num_warps=4),
-        dict(row_bytes=128, tile_elems=4096, num_warps=4),
-        dict(row_bytes=64, tile_elems=8192, num_warps=8),
-        dict(row_bytes=64, tile_elems=2048, num_warps=4),
-        dict(row_bytes=128, tile_elems=8192, num_warps=8),
-        # one warp owning 32 lanes x 4 channels: the time scan and the carry stay inside a thread
-        # (no cross-warp scan, no shared-memory reduction); not yet measured
-        dict(row_bytes=512, tile_elems=4096, num_warps=1),
-        dict(row_bytes=512, tile_elems=8192, num_warps=1),
-        dict(row_bytes=1024, tile_elems=8192, num_warps=2),
+    try:
+        with torch.no_grad():
+            h = tk.scan_fwd(a, b, None, False, **fwd_kw)
+            err = check_error(a, b, h)
+            ms = bench_gpu(lambda: tk.scan_fwd(a, b, None, False, **fwd_kw), rep=30)
+        s = a.element_size()
+        n = a.numel()
+        add(name, shape, str(a.dtype)[6:], "fwd", ms, 3 * s * n, bw, rel_err=err, **extra)
+        if both:
+
+            def fb():
+                out = tk.scan_fwd(a, b, None, False, **fwd_kw)
+                return tk.scan_bwd(a, out, None, gh, False, **fwd_kw)
+
+            ms2 = bench_gpu(fb, rep=30)
+            add(name, shape, str(a.dtype)[6:], "fwd+bwd", ms2, 8 * s * n, bw, **extra)
+    except Exception as e:  # a setting that does not compile is a result, not the end of the sweep
+        ROWS.append(dict(impl=name, shape=shape, error=f"{type(e).__name__}: {str(e)[:300]}"))
+        log(name, shape, "failed:", type(e).__name__, str(e)[:300])
+
+
+def sweep(bw):
+    """Tile settings of the lookback kernel (and stream mode as it was) at a few shapes and
+    dtypes, and the fused SSM scan's channels per program / warps."""
+    from tsdyn.kernels.scan import triton as tk
+
+    base_lb = {k: dict(v) for k, v in tk.LB.items()}
+    f32_settings = [
+        (128, 1024, 4),
+        (128, 2048, 4),
+        (128, 4096, 4),
+        (256, 2048, 4),
+        (256, 4096, 8),
+        (128, 1024, 2),
+        (128, 512, 1),
+        (512, 1024, 1),
+        (64, 1024, 4),
+        (512, 4096, 4),
     ]
-    for Bn, T, D in shapes:
-        a, b = make_inputs(Bn, T, D, torch.float32)
-        for st in settings:
-            for split in (0.0, 1.0, 2.0):
-                tk.TUNE.update(base)
-                tk.TUNE.update(st, split_below=split)
-                plan = tk.plan(Bn, T, D, 4, False, a.device)
-                if split > 0 and plan[3] == 1:
-                    continue
-                with torch.no_grad():
-                    ms = bench_gpu(lambda a=a, b=b: tk.scan_fwd(a, b, None, False), rep=30)
-                add(
-                    "sweep " + ",".join(f"{k}={v}" for k, v in st.items()) + f",split={split}",
-                    (Bn, T, D),
-                    "float32",
-                    "fwd",
-                    ms,
-                    12 * a.numel(),
+    shapes = [(256, 4096, 256), (16, 65536, 256), (1, 1 << 20, 256), (1, 1 << 20, 64)]
+    for shape in shapes:
+        a, b = make_inputs(*shape, torch.float32)
+        gh = torch.randn_like(b)
+        for rb, te, nw in f32_settings:
+            tk.LB["f32"].update(row_bytes=rb, tile_elems=te, num_warps=nw)
+            plan = tk.plan_lb(*shape, 4, False)
+            both = shape in (shapes[0], shapes[3]) or (rb, te, nw) in f32_settings[:4]
+            _timed_pair(
+                a,
+                b,
+                gh,
+                bw,
+                f"sweep lb {rb},{te},{nw}",
+                shape,
+                dict(mode="lookback"),
+                dict(plan=list(plan)),
+                both,
+            )
+        tk.LB["f32"].update(base_lb["f32"])
+        if shape[0] * shape[2] >= 4096:
+            for te in (4096, 2048):
+                old = tk.TUNE["tile_elems"]
+                tk.TUNE["tile_elems"] = te
+                _timed_pair(
+                    a,
+                    b,
+                    gh,
                     bw,
-                    plan=list(plan),
+                    f"sweep stream 128,{te},4",
+                    shape,
+                    dict(mode="stream"),
+                    dict(plan=list(tk.plan(*shape, 4, False, a.device))),
                 )
-    tk.TUNE.update(base)
+                tk.TUNE["tile_elems"] = old
+        del a, b, gh
+        torch.cuda.empty_cache()
+    other = {
+        torch.bfloat16: [
+            (128, 2048, 4),
+            (128, 4096, 4),
+            (256, 4096, 4),
+            (64, 1024, 4),
+            (128, 1024, 2),
+        ],
+        torch.complex64: [
+            (128, 1024, 4),
+            (128, 512, 4),
+            (256, 1024, 4),
+            (128, 2048, 8),
+            (64, 512, 4),
+        ],
+    }
+    for dtype, settings in other.items():
+        kind = tk.lb_kind(torch.empty((), dtype=dtype).element_size(), dtype.is_complex)
+        for shape in [(64, 16384, 256), (1, 1 << 20, 64)]:
+            a, b = make_inputs(*shape, dtype)
+            gh = torch.randn_like(b)
+            for rb, te, nw in settings:
+                tk.LB[kind].update(row_bytes=rb, tile_elems=te, num_warps=nw)
+                plan = tk.plan_lb(*shape, a.element_size(), a.is_complex())
+                _timed_pair(
+                    a,
+                    b,
+                    gh,
+                    bw,
+                    f"sweep lb {rb},{te},{nw}",
+                    shape,
+                    dict(mode="lookback"),
+                    dict(plan=list(plan)),
+                )
+            tk.LB[kind].update(base_lb[kind])
+            del a, b, gh
+            torch.cuda.empty_cache()
+    ssm_sweep(bw)
+
+
+def ssm_sweep(bw, Bn=8, T=16384, H=256, N=64):
+    from tsdyn.kernels import ssm_scan
+    from tsdyn.kernels.ssm_scan import triton as sk
+
+    params, u, gy = ssm_inputs(Bn, T, H, N)
+    io = 8 * Bn * T * H
+    xs = [u, *params]
+    for bh, nw in [(None, None), (1, 1), (2, 1), (4, 1), (4, 2), (8, 2), (2, 2)]:
+        sk.TUNE.update(bh=bh, num_warps=nw)
+        name = f"sweep ssm bh={bh},w={nw}"
+        try:
+            with torch.no_grad():
+                ms = bench_gpu(lambda: ssm_scan(u, *params, backend="triton"), rep=30)
+            add(name, (Bn, T, H, N), "float32", "fwd", ms, io, bw, plan=list(sk.plan(Bn, H, N)))
+            for x in xs:
+                x.requires_grad_(True)
+            ms2 = bench_gpu(
+                lambda: torch.autograd.grad(ssm_scan(u, *params, backend="triton"), xs, gy),
+                rep=30,
+            )
+            add(name, (Bn, T, H, N), "float32", "fwd+bwd", ms2, 2 * io, bw)
+        except Exception as e:
+            ROWS.append(dict(impl=name, error=f"{type(e).__name__}: {str(e)[:300]}"))
+            log(name, "failed:", type(e).__name__, str(e)[:300])
+        for x in xs:
+            x.requires_grad_(False)
+    sk.TUNE.update(bh=None, num_warps=None)
+    with torch.no_grad():
+        ms = bench_gpu(lambda: ssm_fft(u, *params), rep=30)
+    add("sweep ssm FFT conv", (Bn, T, H, N), "float32", "fwd", ms, io, bw)
+
+
+def ssm_inputs(Bn, T, H, N):
+    u = torch.randn(Bn, T, H, device="cuda")
+    n = torch.arange(N, device="cuda", dtype=torch.float32)
+    A = torch.complex(-0.5 * torch.ones(H, N, device="cuda"), math.pi * n.expand(H, N))
+    dt = torch.exp(torch.rand(H, device="cuda") * 4.6 - 6.9)
+    B = torch.randn(H, N, device="cuda", dtype=torch.complex64)
+    C = torch.randn(H, N, device="cuda", dtype=torch.complex64)
+    D = torch.randn(H, device="cuda")
+    return [dt, A, B, C, D], u, torch.randn_like(u)
 
 
 def ssm_section(bw, Ts, Bn=8, H=256, N=64):
@@ -366,17 +489,9 @@ def ssm_section(bw, Ts, Bn=8, H=256, N=64):
 
     for T in Ts:
         shape = (Bn, T, H, N)
-        u = torch.randn(Bn, T, H, device="cuda")
-        n = torch.arange(N, device="cuda", dtype=torch.float32)
-        A = torch.complex(-0.5 * torch.ones(H, N, device="cuda"), math.pi * n.expand(H, N))
-        dt = torch.exp(torch.rand(H, device="cuda") * 4.6 - 6.9)
-        B = torch.randn(H, N, device="cuda", dtype=torch.complex64)
-        C = torch.randn(H, N, device="cuda", dtype=torch.complex64)
-        D = torch.randn(H, device="cuda")
-        params = [dt, A, B, C, D]
+        params, u, gy = ssm_inputs(Bn, T, H, N)
         io = 8 * Bn * T * H  # read u, write y (fp32)
         floor_ms = io / bw * 1e3
-        gy = torch.randn_like(u)
         for impl in ("triton", "chunk", "fft"):
             if impl == "chunk" and Bn * T * H * N > (1 << 30):
                 ROWS.append(
@@ -485,7 +600,7 @@ def gpu_main(args):
             time_accel(Bn, T, D, bw)
             if T in (4096, 65536):
                 time_cumsum(Bn, T, D, bw)
-        time_tsdyn(16, 65536, 256, torch.float32, bw, tag="tsdyn-triton split=4", segments=4)
+        time_tsdyn(16, 65536, 256, torch.float32, bw, tag="tsdyn stream split=4", segments=4)
         time_tsdyn(1, 1 << 20, 64, torch.float32, bw)
         time_accel(1, 1 << 20, 64, bw)
         ssm_section(bw, args.ssm_T)

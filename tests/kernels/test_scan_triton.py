@@ -92,11 +92,13 @@ def test_gpu_forward(T, kind, dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64, torch.float64])
 @pytest.mark.parametrize("a_shape", ["tv", "lti_d", "lti_bd"])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("segments", [None, 5])
+@pytest.mark.parametrize("path", ["default", "stream5", "lookback_agg"])
 @pytest.mark.parametrize("T", [7, 1500])
-def test_gpu_forward_backward(dtype, a_shape, reverse, segments, T):
-    """Forward and every gradient against float64 autograd through the loop; the time-split
-    path (segments > 1) against the single-segment one."""
+def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
+    """Forward and every gradient against float64 autograd through the loop, on the default path,
+    on stream mode's time split (5 segments, checked against one segment too) and on lookback mode
+    with tiles of 16 steps where only every third tile publishes its prefix (successors must apply
+    aggregates)."""
     from tsdyn.kernels import linear_scan
     from tsdyn.kernels.scan import triton as tk
     from tsdyn.kernels.scan.naive import naive_linear_scan
@@ -116,17 +118,23 @@ def test_gpu_forward_backward(dtype, a_shape, reverse, segments, T):
     )
     ref_g = torch.autograd.grad(ref, xs, gy.cpu().to(w))
     tol = {torch.bfloat16: 1e-2, torch.float64: 1e-12}.get(dtype, 1e-5)
-    if segments is None:
+    if path == "default":
         h = linear_scan(a, b, h0, reverse=reverse, backend="triton")
         grads = torch.autograd.grad(h, (a, b, h0), gy)
     else:
+        kw = dict(segments=5) if path == "stream5" else dict(mode="lookback")
+        if path == "lookback_agg":
+            for cfg in tk.LB.values():  # tiles of 16 steps
+                monkeypatch.setitem(cfg, "tile_elems", 16)
+            monkeypatch.setitem(tk.TUNE, "lb_prefix_every", 3)
         a2 = a.detach().expand(Bn, D).contiguous() if a_shape == "lti_d" else a.detach()
-        h = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, segments=segments)
-        grads = tk.scan_bwd(a2, h, h0.detach(), gy, reverse, segments=segments)
+        h = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, **kw)
+        grads = tk.scan_bwd(a2, h, h0.detach(), gy, reverse, **kw)
         if a_shape == "lti_d":
             grads = (grads[0].sum(0), *grads[1:])
-        one = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, segments=1)
-        assert rel(h.cpu(), one.cpu().to(w)) <= tol
+        if path == "stream5":
+            one = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, segments=1)
+            assert rel(h.cpu(), one.cpu().to(w)) <= tol
     assert rel(h.cpu(), ref.detach()) <= tol
     for g, r in zip(grads, ref_g, strict=True):
         assert rel(g.cpu(), r) <= 3 * tol
@@ -152,7 +160,7 @@ def test_gpu_state_passing_long_sequence_and_determinism(monkeypatch):
         "empty_like",
         lambda x, **kw: nan_empty(x.shape, dtype=kw.get("dtype", x.dtype), device=x.device),
     )
-    h = linear_scan(a, b, backend="triton")  # 64 channels: the time-split path
+    h = linear_scan(a, b, backend="triton")  # 64 channels x 2^20 steps: thousands of tiles
     assert torch.isfinite(h).all()
     assert torch.equal(h, linear_scan(a, b, backend="triton"))
     ref = ref_scan(a, b).to(torch.float64)
@@ -230,12 +238,17 @@ def check_interpreter_scan(dtype):
     w = wide_dtype(dtype)
     tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
     tk.TUNE["tile_elems"] = 64  # tiles of 16 steps, so that 3 segments really split time
+    for cfg in tk.LB.values():  # lookback: 3 tiles of 16 steps...
+        cfg["tile_elems"] = 16
+    tk.TUNE["lb_prefix_every"] = 2  # ... and the middle one leaves its prefix unpublished
     for a_shape in ("tv", "lti"):
         for reverse in (False, True):
-            for segments in (1, 3):
-                assert tk.plan(Bn, T, D, 4, False, segments=segments)[3] == segments
+            for segments in (1, 3, "lookback"):
+                kw = dict(mode="lookback") if segments == "lookback" else dict(segments=segments)
+                if segments != "lookback":
+                    assert tk.plan(Bn, T, D, 4, False, segments=segments)[3] == segments
                 shape = (Bn, T, D) if a_shape == "tv" else (Bn, D)
-                kind = ("one" if segments > 1 else "negative") if reverse else "slow"
+                kind = ("negative" if segments == 1 else "one") if reverse else "slow"
                 a = draw(kind, shape, gen, dtype, "cpu")
                 b = torch.randn(Bn, T, D, generator=gen).to(dtype)
                 h0 = torch.randn(Bn, D, generator=gen).to(dtype)
@@ -243,9 +256,9 @@ def check_interpreter_scan(dtype):
                 xs = [x.to(w).requires_grad_() for x in (a, b, h0)]
                 ref = naive_linear_scan(*xs, reverse)
                 ref_g = torch.autograd.grad(ref, xs, gy.to(w))
-                h = tk.scan_fwd(a, b, h0, reverse, segments=segments)
+                h = tk.scan_fwd(a, b, h0, reverse, **kw)
                 assert rel(h, ref.detach()) <= tol
-                grads = tk.scan_bwd(a, h, h0, gy, reverse, segments=segments)
+                grads = tk.scan_bwd(a, h, h0, gy, reverse, **kw)
                 for g, r in zip(grads, ref_g, strict=True):
                     assert rel(g, r) <= 3 * tol
 

@@ -783,9 +783,9 @@ def _sm_count(device: torch.device) -> int:
 #: tuning knobs (benchmarks/scan.py --sweep measures them). "mode": "lookback" (single pass, one
 #: program per tile, _lb_*_kernel), "stream" (one program walks a channel block's whole time axis,
 #: split into segments only when too few programs: _scan_*_kernel), or "auto": stream when it has
-#: at least `stream_min` programs per SM, else lookback. stream: bytes per tile row, elements per
-#: tile, warps, and the programs per SM below which time is split. lb_*: the same for lookback
-#: (complex elements count twice).
+#: at least `stream_min` programs per SM, else lookback. Stream mode: bytes per tile row, elements
+#: per tile, warps, and the programs per SM below which time is split. "lb_prefix_every" > 1 is for
+#: tests only (see _lb_real_kernel).
 TUNE = {
     "mode": "lookback",
     "stream_min": 1e9,
@@ -794,11 +794,24 @@ TUNE = {
     "num_warps": 4,
     "split_below": 0.5,
     "split_to": 4.0,
-    "lb_row_bytes": 128,
-    "lb_tile_elems": 2048,
-    "lb_warps": 4,
     "lb_prefix_every": 1,
 }
+
+#: lookback mode's tiles per input kind: bytes per tile row (channels), elements per tile (complex
+#: elements count once), warps
+LB = {
+    "f32": {"row_bytes": 128, "tile_elems": 2048, "num_warps": 4},
+    "half": {"row_bytes": 128, "tile_elems": 2048, "num_warps": 4},
+    "f64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
+    "c64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
+    "c128": {"row_bytes": 128, "tile_elems": 512, "num_warps": 4},
+}
+
+
+def lb_kind(itemsize: int, cplx: bool) -> str:
+    if cplx:
+        return "c128" if itemsize == 16 else "c64"
+    return {2: "half", 4: "f32", 8: "f64"}[itemsize]
 
 
 def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None):
@@ -822,12 +835,13 @@ def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segmen
 
 
 def plan_lb(Bn: int, T: int, D: int, itemsize: int, cplx: bool):
-    """Lookback mode's tiles: (BT, BD, num_warps, number of time tiles)."""
-    row_elems = max(1, TUNE["lb_row_bytes"] // (itemsize * (2 if cplx else 1)))
+    """Lookback mode's tiles: (BT, BD, num_warps, number of time tiles). itemsize: bytes of one
+    element (complex: both parts)."""
+    cfg = LB[lb_kind(itemsize, cplx)]
+    row_elems = max(1, cfg["row_bytes"] // itemsize)
     BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
-    tile = TUNE["lb_tile_elems"] // (2 if cplx else 1)
-    BT = max(16, min(1024, tile // BD, triton.next_power_of_2(max(T, 1))))
-    return BT, BD, TUNE["lb_warps"], triton.cdiv(T, BT)
+    BT = max(16, min(1024, cfg["tile_elems"] // BD, triton.next_power_of_2(max(T, 1))))
+    return BT, BD, cfg["num_warps"], triton.cdiv(T, BT)
 
 
 def choose_mode(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None) -> str:

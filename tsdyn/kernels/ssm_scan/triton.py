@@ -361,13 +361,21 @@ def _ssm_bwd_kernel(
     tl.store(out_ptr + base + 3 * stride + 1, vi + ar * wi - ai * wr, mask=m)
 
 
+#: tuning knobs (benchmarks/scan.py --sweep): channels per program and warps (None: automatic)
+TUNE = {"bh": None, "num_warps": None}
+
+
 def plan(Bn: int, H: int, N: int):
     """(BH, BN, BT, num_warps): ~8 state elements per thread, at least ~4 programs per SM."""
     BN = triton.next_power_of_2(max(N, 1))
     BH = max(1, min(triton.next_power_of_2(H), max(1, 512 // BN)))
     while BH > 1 and Bn * triton.cdiv(H, BH) < 528:
         BH //= 2
+    if TUNE["bh"] is not None:
+        BH = TUNE["bh"]
     num_warps = max(1, min(8, BH * BN // 256))
+    if TUNE["num_warps"] is not None:
+        num_warps = TUNE["num_warps"]
     return BH, BN, 8, num_warps
 
 
