@@ -498,46 +498,131 @@ def _cmad(ar, ai, cr, ci, xr, xi):
     return ar * cr - ai * ci + xr, ar * ci + ai * cr + xi
 
 
-@triton.jit
-def _find_prefix(stat_ptr, NCB, cb, tt):
-    """Walk back from tile tt - 1 to the nearest tile that has published its prefix (flag 2),
-    waiting while a tile on the way has published nothing yet (flag 0)."""
-    j = tt - 1
-    found = tt * 0
-    while j >= 0:
-        st = tl.atomic_add(stat_ptr + NCB + j * NCB + cb, 0, sem="acquire")
-        if st == 2:
-            found = j
-            j = j * 0 - 1
-        elif st == 1:
-            j = j - 1
-    return found
+#: levels of the block tree (tiles per chain < 2^31)
+LV = tl.constexpr(32)
 
 
 @triton.jit
-def _lookback_real(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD: tl.constexpr):
-    j = _find_prefix(stat_ptr, NCB, cb, tt)
-    c = tl.load(agg_ptr + (j * NCB + cb).to(tl.int64) * (3 * BD) + 2 * BD + lane, volatile=True)
-    for i in range(j + 1, tt):
-        slot = agg_ptr + (i * NCB + cb).to(tl.int64) * (3 * BD) + lane
-        c = _mad(tl.load(slot, volatile=True), c, tl.load(slot + BD, volatile=True))
-    return c
+def _slot(k, m, NTT):
+    """Index of block m of level k (tiles [m 2^k, (m + 1) 2^k)) among all levels' blocks. Level j
+    has floor(NTT / 2^j) blocks and starts at 2 (NTT - floor(NTT / 2^j)), which leaves room for
+    them: all levels fit in 2 NTT slots. k, m: int32 scalars or vectors."""
+    return 2 * (NTT - (NTT >> k)) + m
 
 
 @triton.jit
-def _lookback_cplx(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD: tl.constexpr):
-    j = _find_prefix(stat_ptr, NCB, cb, tt)
-    slot = agg_ptr + (j * NCB + cb).to(tl.int64) * (6 * BD) + lane
-    cr = tl.load(slot + 4 * BD, volatile=True)
-    ci = tl.load(slot + 5 * BD, volatile=True)
-    for i in range(j + 1, tt):
-        slot = agg_ptr + (i * NCB + cb).to(tl.int64) * (6 * BD) + lane
-        ar = tl.load(slot, volatile=True)
-        ai = tl.load(slot + BD, volatile=True)
-        xr = tl.load(slot + 2 * BD, volatile=True)
-        xi = tl.load(slot + 3 * BD, volatile=True)
-        cr, ci = _cmad(ar, ai, cr, ci, xr, xi)
-    return cr, ci
+def _wait(stat_ptr, NCB, cb, slots, need):
+    """Spin until every needed block's flag is set (acquire: its stores are then visible)."""
+    ready = 0
+    while ready == 0:
+        f = tl.atomic_add(stat_ptr + NCB + slots * NCB + cb, 0, mask=need, sem="acquire")
+        ready = tl.min(tl.where(need, f, 1))
+
+
+@triton.jit
+def _wait1(stat_ptr, NCB, cb, slot):
+    f = tl.atomic_add(stat_ptr + NCB + slot * NCB + cb, 0, sem="acquire")
+    while f == 0:
+        f = tl.atomic_add(stat_ptr + NCB + slot * NCB + cb, 0, sem="acquire")
+
+
+@triton.jit
+def _publish(stat_ptr, NCB, cb, slot):
+    tl.debug_barrier()  # every thread's stores of the block come before the flag
+    tl.atomic_xchg(stat_ptr + NCB + slot * NCB + cb, 1, sem="release")
+
+
+@triton.jit
+def _tree_real(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, a_l, x_l, BD: tl.constexpr):
+    """Publish this tile's aggregate map (A, X) and the aligned blocks of 2^k tiles it completes;
+    return the map of tiles [0, tt) composed from the blocks of tt's binary expansion (largest,
+    earliest first). Every block and every carry is one fixed formula of the tiles' aggregates,
+    whatever the order in which programs run: the result is bitwise reproducible."""
+    agg = agg_ptr + lane
+    tl.store(agg + (tt * NCB + cb).to(tl.int64) * (2 * BD), a_l)
+    tl.store(agg + (tt * NCB + cb).to(tl.int64) * (2 * BD) + BD, x_l)
+    _publish(stat_ptr, NCB, cb, tt)
+    n = tt + 1
+    k = 1
+    ca = a_l
+    cx = x_l
+    while ((n >> (k - 1)) & 1) == 0:  # tiles [n - 2^k, n) form a block of level k
+        left = _slot(k - 1, (n >> (k - 1)) - 2, NTT)
+        _wait1(stat_ptr, NCB, cb, left)
+        base = agg + (left * NCB + cb).to(tl.int64) * (2 * BD)
+        la = tl.load(base, volatile=True)
+        lx = tl.load(base + BD, volatile=True)
+        cx = _mad(ca, lx, cx)
+        ca = ca * la
+        own = _slot(k, (n >> k) - 1, NTT)
+        tl.store(agg + (own * NCB + cb).to(tl.int64) * (2 * BD), ca)
+        tl.store(agg + (own * NCB + cb).to(tl.int64) * (2 * BD) + BD, cx)
+        _publish(stat_ptr, NCB, cb, own)
+        k += 1
+    kv = LV - 1 - tl.arange(0, LV)  # rows in time order: highest level first
+    need = ((tt >> kv) & 1) == 1
+    slots = _slot(kv, (tt >> tl.minimum(kv + 1, 31)) << 1, NTT)
+    _wait(stat_ptr, NCB, cb, slots, need)
+    base = agg + (slots * NCB + cb).to(tl.int64)[:, None] * (2 * BD)
+    A = tl.load(base, mask=need[:, None], other=1.0, volatile=True)
+    X = tl.load(base + BD, mask=need[:, None], other=0.0, volatile=True)
+    A, X = tl.associative_scan((A, X), 0, _comb_real)
+    r = tl.arange(0, LV)
+    return _last_row(A, r, LV), _last_row(X, r, LV)
+
+
+@triton.jit
+def _tree_cplx(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, lar, lai, lxr, lxi, BD: tl.constexpr):
+    """_tree_real for complex maps: four [BD] planes per block (A re/im, X re/im)."""
+    agg = agg_ptr + lane
+    base = agg + (tt * NCB + cb).to(tl.int64) * (4 * BD)
+    tl.store(base, lar)
+    tl.store(base + BD, lai)
+    tl.store(base + 2 * BD, lxr)
+    tl.store(base + 3 * BD, lxi)
+    _publish(stat_ptr, NCB, cb, tt)
+    n = tt + 1
+    k = 1
+    car = lar
+    cai = lai
+    cxr = lxr
+    cxi = lxi
+    while ((n >> (k - 1)) & 1) == 0:
+        left = _slot(k - 1, (n >> (k - 1)) - 2, NTT)
+        _wait1(stat_ptr, NCB, cb, left)
+        base = agg + (left * NCB + cb).to(tl.int64) * (4 * BD)
+        par = tl.load(base, volatile=True)
+        pai = tl.load(base + BD, volatile=True)
+        pxr = tl.load(base + 2 * BD, volatile=True)
+        pxi = tl.load(base + 3 * BD, volatile=True)
+        cxr, cxi = _cmad(car, cai, pxr, pxi, cxr, cxi)
+        car, cai = car * par - cai * pai, car * pai + cai * par
+        own = _slot(k, (n >> k) - 1, NTT)
+        base = agg + (own * NCB + cb).to(tl.int64) * (4 * BD)
+        tl.store(base, car)
+        tl.store(base + BD, cai)
+        tl.store(base + 2 * BD, cxr)
+        tl.store(base + 3 * BD, cxi)
+        _publish(stat_ptr, NCB, cb, own)
+        k += 1
+    kv = LV - 1 - tl.arange(0, LV)
+    need = ((tt >> kv) & 1) == 1
+    slots = _slot(kv, (tt >> tl.minimum(kv + 1, 31)) << 1, NTT)
+    _wait(stat_ptr, NCB, cb, slots, need)
+    base = agg + (slots * NCB + cb).to(tl.int64)[:, None] * (4 * BD)
+    m2 = need[:, None]
+    Ar = tl.load(base, mask=m2, other=1.0, volatile=True)
+    Ai = tl.load(base + BD, mask=m2, other=0.0, volatile=True)
+    Xr = tl.load(base + 2 * BD, mask=m2, other=0.0, volatile=True)
+    Xi = tl.load(base + 3 * BD, mask=m2, other=0.0, volatile=True)
+    Ar, Ai, Xr, Xi = tl.associative_scan((Ar, Ai, Xr, Xi), 0, _comb_cplx)
+    r = tl.arange(0, LV)
+    return (
+        _last_row(Ar, r, LV),
+        _last_row(Ai, r, LV),
+        _last_row(Xr, r, LV),
+        _last_row(Xi, r, LV),
+    )
 
 
 @triton.jit
@@ -563,11 +648,11 @@ def _lb_real_kernel(
     F64: tl.constexpr,
     BT: tl.constexpr,
     BD: tl.constexpr,
-    PREFIX_EVERY: tl.constexpr,
 ):
-    # Single-pass chained scan with decoupled look-back (Merrill & Garland 2016): one program per
-    # [BT, BD] tile. stat: NCB counters, then one flag per tile (0 empty, 1 aggregate, 2 prefix);
-    # agg: per tile three [BD] vectors (A, X of the tile's map h -> A h + X; P = state after it).
+    # Single pass, one program per [BT, BD] tile: load, scan the tile from a zero state, publish
+    # its map h -> A h + X, get the carry from a tree of published block maps (_tree_real), fix
+    # up (h = X + A carry) and store. stat: NCB chain counters, then one flag per block (0 / 1);
+    # agg: two [BD] vectors (A, X) per block (levels of 2^k tiles, see _slot).
     WT: tl.constexpr = tl.float64 if F64 else tl.float32
     cb = tl.program_id(0) % NCB
     # the tile's place in its chain comes from the chain's counter, not from the program id: every
@@ -592,28 +677,12 @@ def _lb_real_kernel(
     A, X = tl.associative_scan((a, x), 0, _comb_real)
     a_l = _last_row(A, r, BT)
     x_l = _last_row(X, r, BT)
-    slot = agg_ptr + (tt * NCB + cb).to(tl.int64) * (3 * BD) + lane
-    flag = stat_ptr + NCB + tt * NCB + cb
-    c = tl.zeros([BD], WT)
+    # carry into this tile: the map of tiles [0, tt) applied to h0 (zeros in the backward)
+    pa, px = _tree_real(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, a_l, x_l, BD)
+    c = px
     if HAS_H0 and not BWD:
-        c = h0
-    if tt > 0:
-        tl.store(slot, a_l)
-        tl.store(slot + BD, x_l)
-        tl.debug_barrier()
-        tl.atomic_xchg(flag, 1, sem="release")
-        # look back over the flags to the nearest published prefix, then apply the aggregates after
-        # it in time order: the carry is then the same float sequence as a serial chain's, so the
-        # result does not depend on which predecessors happened to be finished (bitwise
-        # reproducible)
-        c = _lookback_real(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD)
+        c = _mad(pa, h0, px)
     c_out = _mad(a_l, c, x_l)
-    # PREFIX_EVERY > 1 (tests only): most tiles leave their prefix unpublished, so that successors
-    # must apply aggregates, the path a GPU takes only under contention
-    if tt % PREFIX_EVERY == 0:
-        tl.store(slot + 2 * BD, c_out)
-        tl.debug_barrier()
-        tl.atomic_xchg(flag, 2, sem="release")
 
     km = k < T
     if REV:
@@ -665,10 +734,9 @@ def _lb_cplx_kernel(
     F64: tl.constexpr,
     BT: tl.constexpr,
     BD: tl.constexpr,
-    PREFIX_EVERY: tl.constexpr,
 ):
-    # _lb_real_kernel for interleaved (re, im) pairs; agg holds six [BD] planes per tile:
-    # A re/im, X re/im, P re/im.
+    # _lb_real_kernel for interleaved (re, im) pairs; agg holds four [BD] planes per block:
+    # A re/im, X re/im.
     WT: tl.constexpr = tl.float64 if F64 else tl.float32
     cb = tl.program_id(0) % NCB
     tt = tl.atomic_add(stat_ptr + cb, 1, sem="relaxed")
@@ -718,27 +786,10 @@ def _lb_cplx_kernel(
     lai = _last_row(Ai, r, BT)
     lxr = _last_row(Xr, r, BT)
     lxi = _last_row(Xi, r, BT)
-    slot = agg_ptr + (tt * NCB + cb).to(tl.int64) * (6 * BD) + lane
-    flag = stat_ptr + NCB + tt * NCB + cb
-    cr = tl.zeros([BD], WT)
-    ci = tl.zeros([BD], WT)
+    par, pai, cr, ci = _tree_cplx(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, lar, lai, lxr, lxi, BD)
     if HAS_H0 and not BWD:
-        cr = h0r
-        ci = h0i
-    if tt > 0:
-        tl.store(slot, lar)
-        tl.store(slot + BD, lai)
-        tl.store(slot + 2 * BD, lxr)
-        tl.store(slot + 3 * BD, lxi)
-        tl.debug_barrier()
-        tl.atomic_xchg(flag, 1, sem="release")
-        cr, ci = _lookback_cplx(stat_ptr, agg_ptr, NCB, cb, tt, lane, BD)
+        cr, ci = _cmad(par, pai, h0r, h0i, cr, ci)
     our, oui = _cmad(lar, lai, cr, ci, lxr, lxi)
-    if tt % PREFIX_EVERY == 0:
-        tl.store(slot + 4 * BD, our)
-        tl.store(slot + 5 * BD, oui)
-        tl.debug_barrier()
-        tl.atomic_xchg(flag, 2, sem="release")
 
     km = k < T
     if REV:
@@ -784,8 +835,7 @@ def _sm_count(device: torch.device) -> int:
 #: program per tile, _lb_*_kernel), "stream" (one program walks a channel block's whole time axis,
 #: split into segments only when too few programs: _scan_*_kernel), or "auto": stream when it has
 #: at least `stream_min` programs per SM, else lookback. Stream mode: bytes per tile row, elements
-#: per tile, warps, and the programs per SM below which time is split. "lb_prefix_every" > 1 is for
-#: tests only (see _lb_real_kernel).
+#: per tile, warps, and the programs per SM below which time is split.
 TUNE = {
     "mode": "lookback",
     "stream_min": 1e9,
@@ -794,7 +844,6 @@ TUNE = {
     "num_warps": 4,
     "split_below": 0.5,
     "split_to": 4.0,
-    "lb_prefix_every": 1,
 }
 
 #: lookback mode's tiles per input kind: bytes per tile row (channels), elements per tile (complex
@@ -887,8 +936,9 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
         if bwd and not tv:
             parts = torch.empty((NTT, Bn, D), dtype=_work(x), device=x.device)
             da = parts
-        stat = torch.zeros(NCB * (NTT + 1), dtype=torch.int32, device=x.device)
-        agg = torch.empty(NTT * NCB * (6 if cplx else 3) * BD, dtype=work, device=x.device)
+        nslots = 2 * NTT  # blocks of every level (_slot)
+        stat = torch.zeros(NCB * (nslots + 1), dtype=torch.int32, device=x.device)
+        agg = torch.empty(nslots * NCB * (4 if cplx else 2) * BD, dtype=work, device=x.device)
         kernel = _lb_cplx_kernel if cplx else _lb_real_kernel
         kernel[(NCB * NTT,)](
             _float_view(a),
@@ -912,7 +962,6 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
             F64=f64,
             BT=BT,
             BD=BD,
-            PREFIX_EVERY=TUNE["lb_prefix_every"],
             num_warps=num_warps,
         )
         return None if parts is None else parts.sum(0)
