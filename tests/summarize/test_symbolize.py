@@ -205,20 +205,34 @@ def test_batched_bound_is_a_lower_bound_at_least_kim_and_keogh(seed):
             assert out[t] >= max(lbs) * (1 - 1e-12) - 1e-12
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_branch_free_suffixes_equal_lb_keogh_suffix(seed):
+@pytest.mark.parametrize("seed", range(6))
+def test_suffixes_equal_lb_keogh_suffix_and_split_bound_is_a_lower_bound(seed):
     rng = np.random.default_rng(200 + seed)
-    w = 24
-    x, y = _random_cells(rng, 2, w)
+    w = int(rng.choice([2, 3, 8, 24, 33]))
+    r = int(rng.integers(0, w))
+    C = _random_cells(rng, 80, w)
     lo, up, sl, su = np.empty(w), np.empty(w), np.empty(w), np.empty(w)
-    envelope_into(y, R, lo, up)
-    envelope_into(x, R, sl, su)
     cb, cbc, want_cb, want_cbc = (np.empty(w + 1) for _ in range(4))
-    _suffixes(x, y, lo, up, sl, su, cb, cbc)
-    lb_keogh_suffix(x, lo, up, want_cb)
-    lb_keogh_suffix(y, sl, su, want_cbc)
-    np.testing.assert_allclose(cb, want_cb, rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(cbc, want_cbc, rtol=1e-13, atol=1e-13)
+    YT, LT, UT = (np.empty((w, 1)) for _ in range(3))
+    batched, acc = np.empty(1), np.empty((2, TILE))
+    tighter = 0
+    for _ in range(60):
+        x, y = C[rng.integers(len(C))], C[rng.integers(len(C))]
+        envelope_into(y, r, lo, up)
+        envelope_into(x, r, sl, su)
+        split = _suffixes(x, y, lo, up, sl, su, cb, cbc, r)
+        lb_keogh_suffix(x, lo, up, want_cb)
+        lb_keogh_suffix(y, sl, su, want_cbc)
+        np.testing.assert_allclose(cb, want_cb, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(cbc, want_cbc, rtol=1e-13, atol=1e-13)
+        exact = naive_dtw(x, y, r) ** 2
+        assert split <= exact * (1 + 1e-12) + 1e-12
+        YT[:, 0], LT[:, 0], UT[:, 0] = y, lo, up
+        _bounds_all(x, sl, su, YT, LT, UT, 1, batched, acc)
+        assert split >= batched[0] * (1 - 1e-12) - 1e-12  # never looser than the batched bound
+        tighter += split > batched[0] * (1 + 1e-9)
+    if w >= 8 and r <= w // 4:
+        assert tighter > 0
 
 
 @pytest.mark.parametrize("seed", range(4))

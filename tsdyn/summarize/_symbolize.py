@@ -33,7 +33,9 @@ COUNTERS = (
     "dtw_cells",
     "pruned_improved",
     "pruned_index",
+    "pruned_split",
 )
+_NC = len(COUNTERS)
 
 
 #: relative slack on every pruning threshold: a bound or a partial DTW is discarded only when it
@@ -320,15 +322,14 @@ def leader_symbols(C: np.ndarray, order: np.ndarray, r: int, eps: float, index: 
     """
     N, w = C.shape
     reps = np.empty(N, np.int64)
-    lower, upper = np.empty((N, w)), np.empty((N, w))
     symbols, dist = np.empty(N, np.int64), np.empty(N)
     stats = np.zeros(len(COUNTERS), np.int64)
     if index:
         YT, LT, UT = np.empty((w, N)), np.empty((w, N)), np.empty((w, N))
-        K = _leader_indexed(
-            C, order, r, eps * eps, reps, YT, LT, UT, lower, upper, symbols, dist, stats
-        )
+        rows = np.empty((N, 3, w))
+        K = _leader_indexed(C, order, r, eps * eps, reps, YT, LT, UT, rows, symbols, dist, stats)
         return symbols, dist, reps[:K].copy(), stats
+    lower, upper = np.empty((N, w)), np.empty((N, w))
     hints = np.full(N, -1, np.int64)
     ends = np.empty((N, 2))
     K = _leader(C, order, r, eps * eps, reps, ends, lower, upper, 0, symbols, dist, stats, hints)
@@ -386,10 +387,18 @@ def _bounds_all(x, sl, su, YT, LT, UT, K, out, acc):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _suffixes(x, y, lower, upper, slower, supper, cb, cbc):
-    """The pruning bounds of `_dtw_pruned` in one branch-free pass: cb = suffix sums of the
-    LB_Keogh terms of x against y's envelope (lower, upper), cbc = of y against x's (slower,
-    supper); cb[n] = cbc[n] = 0."""
+def _suffixes(x, y, lower, upper, slower, supper, cb, cbc, r):
+    """The pruning bounds of `_dtw_pruned` in one branch-free pass, and a tighter lower bound.
+
+    cb = suffix sums of the LB_Keogh terms of x against y's envelope (lower, upper: the row terms
+    e_i), cbc = of y against x's (slower, supper: the column terms c_j); cb[n] = cbc[n] = 0.
+    Returns the "split" bound: LB_Kim_FL plus, maximised over m, the row terms of rows 1..m and
+    the column terms of columns m + r + 1..n - 2, or the column terms of columns 1..m and the row
+    terms of rows m + r + 1..n - 2. Valid: every path holds one cell in each of those rows and
+    one in each of those columns, and they differ (a cell (i, j) with i <= m < m + r < j lies
+    outside the band), besides (0, 0) and (n - 1, n - 1). m = n - 2 gives LB_Kim + the sum of all
+    interior row terms (or column terms), so it is never below the batched bound. Needs n >= 2.
+    """
     n = x.shape[0]
     for i in range(n):
         v = x[i]
@@ -403,14 +412,27 @@ def _suffixes(x, y, lower, upper, slower, supper, cb, cbc):
     for i in range(n - 1, -1, -1):
         cb[i] += cb[i + 1]
         cbc[i] += cbc[i + 1]
+    a = x[0] - y[0]
+    b = x[n - 1] - y[n - 1]
+    if n < 3:
+        return a * a + b * b
+    row_end, col_end = cb[n - 1], cbc[n - 1]  # terms n-1..: excluded
+    split = max(cb[1] - row_end, cbc[1] - col_end)  # m = n - 2
+    for m in range(0, n - 2 - r):  # rows 1..m, columns m + r + 1..n - 2 (and the converse)
+        u = (cb[1] - cb[m + 1]) + (cbc[m + r + 1] - col_end)
+        v = (cbc[1] - cbc[m + 1]) + (cb[m + r + 1] - row_end)
+        split = max(split, max(u, v))
+    return a * a + b * b + split
 
 
 @numba.njit(cache=True, nogil=True)
 def _try_indexed(x, y, lower, upper, slower, supper, r, best, buf, cb, cbc, stats):
-    """Squared DTW of x to y if it can be <= best, else inf (`_dtw_pruned` against best * (1 +
-    SLACK); the batched bound already screened y)."""
+    """Squared DTW of x to y if it can be <= best, else inf: the split bound of `_suffixes`, then
+    `_dtw_pruned`, both against best * (1 + SLACK); the batched bound already screened y."""
     thr = best * (1.0 + SLACK)
-    _suffixes(x, y, lower, upper, slower, supper, cb, cbc)
+    if _suffixes(x, y, lower, upper, slower, supper, cb, cbc, r) > thr:
+        stats[9] += 1
+        return _INF
     d, cells = _dtw_pruned(x, y, r, thr, buf, cb, cbc)
     stats[4] += 1
     stats[6] += cells
@@ -422,8 +444,8 @@ def _try_indexed(x, y, lower, upper, slower, supper, r, best, buf, cb, cbc, stat
 
 @numba.njit(cache=True, nogil=True)
 def _nearest_indexed(
-    x, slower, supper, C, reps, YT, LT, UT, lower, upper, K, r, eps_sq, hint, buf, cb, cbc,
-    lbv, acc, cand, lbs, stats,
+    x, slower, supper, YT, LT, UT, rows, K, r, eps_sq, hint, buf, cb, cbc, lbv, acc, cand, lbs,
+    stats,
 ):  # fmt: skip
     """`_nearest` through the index: (index into reps or -1, squared distance), ties to the lowest
     index. All K bounds at once (`_bounds_all`); the hinted representative first; then the
@@ -442,10 +464,8 @@ def _nearest_indexed(
         if lbv[hint] > thr:
             stats[8] += 1
         else:
-            d = _try_indexed(
-                x, C[reps[hint]], lower[hint], upper[hint], slower, supper, r, best, buf, cb, cbc,
-                stats,
-            )  # fmt: skip
+            e = rows[hint]
+            d = _try_indexed(x, e[0], e[1], e[2], slower, supper, r, best, buf, cb, cbc, stats)
             if d <= best:
                 best = d
                 best_t = hint
@@ -472,9 +492,8 @@ def _nearest_indexed(
         nc -= 1
         cand[j] = cand[nc]
         lbs[j] = lbs[nc]
-        d = _try_indexed(
-            x, C[reps[t]], lower[t], upper[t], slower, supper, r, best, buf, cb, cbc, stats
-        )
+        e = rows[t]
+        d = _try_indexed(x, e[0], e[1], e[2], slower, supper, r, best, buf, cb, cbc, stats)
         if d < best:
             best = d
             best_t = t
@@ -493,18 +512,21 @@ def _nearest_indexed(
 
 
 @numba.njit(cache=True, nogil=True)
-def _index_put(t, x, slower, supper, YT, LT, UT, lower, upper):
-    """Store x (envelope slower, supper) as representative t of the index."""
+def _index_put(t, x, slower, supper, YT, LT, UT, rows):
+    """Store x (envelope slower, supper) as representative t of the index: transposed in YT, LT,
+    UT [w, capacity] for the batched bound, and in rows [capacity, 3, w] (values, lower, upper
+    side by side, for the few representatives visited)."""
     for i in range(x.shape[0]):
         YT[i, t] = x[i]
         LT[i, t] = slower[i]
         UT[i, t] = supper[i]
-        lower[t, i] = slower[i]
-        upper[t, i] = supper[i]
+        rows[t, 0, i] = x[i]
+        rows[t, 1, i] = slower[i]
+        rows[t, 2, i] = supper[i]
 
 
 @numba.njit(cache=True)
-def _leader_indexed(C, order, r, eps_sq, reps, YT, LT, UT, lower, upper, symbols, dist, stats):
+def _leader_indexed(C, order, r, eps_sq, reps, YT, LT, UT, rows, symbols, dist, stats):
     """`_leader` through the index."""
     N, w = C.shape
     buf = np.empty(2 * w + 2)
@@ -518,12 +540,12 @@ def _leader_indexed(C, order, r, eps_sq, reps, YT, LT, UT, lower, upper, symbols
         x = C[s]
         envelope_into(x, r, slower, supper)
         t, d = _nearest_indexed(
-            x, slower, supper, C, reps, YT, LT, UT, lower, upper, K, r, eps_sq, -1, buf, cb, cbc,
-            lbv, acc, cand, lbs, stats,
+            x, slower, supper, YT, LT, UT, rows, K, r, eps_sq, -1, buf, cb, cbc, lbv, acc, cand,
+            lbs, stats,
         )  # fmt: skip
         if t < 0:
             reps[K] = s
-            _index_put(K, x, slower, supper, YT, LT, UT, lower, upper)
+            _index_put(K, x, slower, supper, YT, LT, UT, rows)
             symbols[s] = K
             dist[s] = 0.0
             K += 1
@@ -539,13 +561,13 @@ def _assign_indexed(C, reps, K, r, eps_sq, hints, symbols, dist):
     parallel blocks. Returns the work counters per block [blocks, len(COUNTERS)]."""
     N, w = C.shape
     YT, LT, UT = np.empty((w, K)), np.empty((w, K)), np.empty((w, K))
-    lower, upper = np.empty((K, w)), np.empty((K, w))
+    rows = np.empty((K, 3, w))
     for t in numba.prange(K):
         slower, supper = np.empty(w), np.empty(w)
         envelope_into(C[reps[t]], r, slower, supper)
-        _index_put(t, C[reps[t]], slower, supper, YT, LT, UT, lower, upper)
+        _index_put(t, C[reps[t]], slower, supper, YT, LT, UT, rows)
     blocks = min(N, 64)
-    counts = np.zeros((blocks, 9), np.int64)
+    counts = np.zeros((blocks, _NC), np.int64)
     for b in numba.prange(blocks):
         slower, supper = np.empty(w), np.empty(w)
         buf, cb, cbc = np.empty(2 * w + 2), np.empty(w + 1), np.empty(w + 1)
@@ -554,8 +576,8 @@ def _assign_indexed(C, reps, K, r, eps_sq, hints, symbols, dist):
         for s in range(b * N // blocks, (b + 1) * N // blocks):
             envelope_into(C[s], r, slower, supper)
             t, d = _nearest_indexed(
-                C[s], slower, supper, C, reps, YT, LT, UT, lower, upper, K, r, eps_sq, hints[s],
-                buf, cb, cbc, lbv, acc, cand, lbs, counts[b],
+                C[s], slower, supper, YT, LT, UT, rows, K, r, eps_sq, hints[s], buf, cb, cbc, lbv,
+                acc, cand, lbs, counts[b],
             )  # fmt: skip
             symbols[s] = t
             dist[s] = math.sqrt(d) if t >= 0 else np.inf
@@ -623,7 +645,7 @@ def _assign_fixed(C, reps, ends, lower, upper, K, r, eps_sq, hints, symbols, dis
     Returns the work counters per cell [N, len(COUNTERS)] (summed by the caller).
     """
     N, w = C.shape
-    counts = np.zeros((N, 9), np.int64)
+    counts = np.zeros((N, _NC), np.int64)
     for s in numba.prange(N):
         slower, supper = np.empty(w), np.empty(w)
         buf, cb, cbc = np.empty(2 * w + 2), np.empty(w + 1), np.empty(w + 1)

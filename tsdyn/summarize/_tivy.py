@@ -25,8 +25,9 @@ superpositions. Every step below is the reconstruction of `../shared/research/ti
    `_symbolize.py`. The representatives are kept in an index, position by position, so that a
    cell's bounds against all of them (LB_Kim plus the larger of LB_Keogh EQ/EC over the interior
    rows) are one vectorised loop; only those within the best distance so far are visited, smallest
-   bound first. The result is the exhaustive search's (tested). Otherwise the cell founds a new
-   symbol.
+   bound first, each screened once more by a "split" bound (the LB_Keogh terms of the first rows
+   plus those of the last columns, r apart, so no cell counts twice) before its DTW. The result is
+   the exhaustive search's (tested). Otherwise the cell founds a new symbol.
    eps = delta * sqrt(w) (delta = 0.5, an RMS tolerance per point in normalised units), or the
    `eps_quantile` quantile of DTW over 2,000 random cell pairs. One alphabet is shared by all
    windows (`alphabet="global"`, as the note says); `alphabet="window"` keeps one per window
