@@ -126,7 +126,22 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="default: the preset's (2000)")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--batches-per-epoch", type=int, default=50)
-    ap.add_argument("--eval-every", type=int, default=25)
+    ap.add_argument("--eval-every", type=int, default=None, help="default: the preset's (25)")
+    ap.add_argument("--eval-every-late", type=int, default=None)
+    ap.add_argument("--select-dh", type=float, default=None, help="selection D_stsp + w D_H")
+    ap.add_argument("--ema", type=float, default=None, help="parameter EMA decay per batch")
+    ap.add_argument("--balance", type=float, default=None, help="rarity-balanced windows share")
+    ap.add_argument("--tau", type=int, default=None)
+    ap.add_argument("--tau-end", type=int, default=None)
+    ap.add_argument("--alpha-end", type=float, default=None)
+    ap.add_argument("--noise", type=float, default=None)
+    ap.add_argument(
+        "--select-on",
+        default="train",
+        choices=["train", "validation"],
+        help="selection free runs against the training series (paper) or a third trajectory "
+        "(seed + 2)",
+    )
     ap.add_argument("--train-steps", type=int, default=100_000)
     ap.add_argument("--test-steps", type=int, default=100_000)
     ap.add_argument("--transient", type=int, default=1000)
@@ -135,7 +150,7 @@ def main() -> None:
     ap.add_argument("--timing-repeats", type=int, default=40)
     ap.add_argument("--timing-only", action="store_true", help="only the per-batch timings")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--forcing", default="stf", choices=["stf", "gtf"])
+    ap.add_argument("--forcing", default=None, choices=["stf", "gtf"])
     ap.add_argument("--alpha", type=float, default=None, help="GTF weight (default: adaptive)")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--save-model", default=None, help="folder for the trained runs' parameters")
@@ -143,12 +158,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
         os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
-    system = args.preset
+    system = args.preset.removesuffix("-paper")
     settings = dict(
         runs=args.runs,
         seed=args.seed,
         batches_per_epoch=args.batches_per_epoch,
         eval_every=args.eval_every,
+        eval_every_late=args.eval_every_late,
+        select_dh=args.select_dh,
+        ema=args.ema,
+        balance=args.balance,
+        tau=args.tau,
+        tau_end=args.tau_end,
+        alpha_end=args.alpha_end,
+        noise=args.noise,
         forcing=args.forcing,
         alpha=args.alpha,
     )
@@ -170,6 +193,9 @@ def main() -> None:
             "test": f"{args.test_steps} steps, seed {args.seed + 1}",
             "transient": args.transient,
             "dt": dt,
+            "selection": "training series"
+            if args.select_on == "train"
+            else f"validation trajectory, {args.train_steps} steps, seed {args.seed + 2}",
         },
         "machine": {
             "cpu_count": os.cpu_count(),
@@ -210,7 +236,12 @@ def main() -> None:
             last[0] = now
 
     t0, c0 = time.perf_counter(), time.process_time()
-    rec.fit(train.values, dt=dt, progress=progress)
+    validation = (
+        simulate(system, args.train_steps, seed=args.seed + 2).values
+        if args.select_on == "validation"
+        else None
+    )
+    rec.fit(train.values, dt=dt, progress=progress, validation=validation)
     train_wall, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     report = rec.evaluate(test.values, transient=args.transient)
     per = report["per_run"]

@@ -162,3 +162,41 @@ def test_lyapunov_spectrum_of_a_linear_map_is_log_eigenvalue_moduli():
     spec = alrnn_lyapunov_spectrum(a, W, h, rng.normal(size=(1, M)), 400, P=0, transient=50)
     expected = np.sort(np.log([1.2, 0.9, 0.8, 0.5, 0.3, 0.1]))[::-1]
     assert np.allclose(spec[0], expected, atol=1e-10)
+
+
+def test_generalised_forcing_passes_one_minus_alpha_of_the_gradient():
+    """GTF (z_t[:N] = (1 - alpha_t) zhat_t[:N] + alpha_t x_t, alpha varying per step as in an
+    annealed schedule): the gradient reaching a prediction through the forced observed units is
+    exactly (1 - alpha_t) times the gradient of the forced state; the fused kernel agrees."""
+    rng = np.random.default_rng(11)
+    R, S, T, M, N, P = 1, 3, 25, 7, 2, 2
+    a, W, h, L = (torch.tensor(p, requires_grad=True) for p in _model(rng, R, M, N))
+    x = torch.tensor(rng.normal(size=(R, S, T + 1, N)))
+    alpha = np.zeros((R, T + 1))
+    alpha[:, 1:] = rng.uniform(0.05, 0.6, T)
+    z = torch.cat((x[:, :, 0], torch.einsum("rkn,rsn->rsk", L, x[:, :, 0])), -1)
+    preds, states = [], []
+    for t in range(1, T + 1):
+        zhat = a[:, None] * z + torch.einsum("rij,rsj->rsi", W, phi(z, P)) + h[:, None]
+        zhat.retain_grad()
+        preds.append(zhat)
+        obs = (1 - alpha[0, t]) * zhat[..., :N] + alpha[0, t] * x[:, :, t]
+        z = torch.cat((obs, zhat[..., N:]), -1)
+        z.retain_grad()
+        states.append(z)
+    k = 9  # a loss on predictions after step k + 1 only: every gradient at step k is via z_k
+    later = sum(((p[..., :N] - x[:, :, j + 1]) ** 2).sum() for j, p in enumerate(preds) if j > k)
+    later.backward()
+    g_pred, g_state = preds[k].grad, states[k].grad
+    assert torch.allclose(g_pred[..., :N], (1 - alpha[0, k + 1]) * g_state[..., :N], atol=1e-14)
+    assert torch.allclose(g_pred[..., N:], g_state[..., N:], atol=1e-14)
+    assert torch.any(g_state[..., :N] != 0)
+    starts = np.array([[s * (T + 1) for s in range(S)]])
+    data = np.concatenate([x[0, s].numpy() for s in range(S)])
+    params = [p.detach().clone().requires_grad_(True) for p in (a, W, h, L)]
+    naive_alrnn_forced_loss(*params, x, torch.tensor(alpha), P).sum().backward()
+    _, grads, _ = alrnn_forced_loss_grad(
+        *(p.detach().numpy() for p in params), data, starts, alpha, P
+    )
+    for g, p in zip(grads, params, strict=True):
+        assert _rel(g, p.grad.numpy()) < 1e-10

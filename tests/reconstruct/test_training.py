@@ -9,7 +9,16 @@ import torch
 from tsdyn.datasets.systems import simulate
 from tsdyn.errors import InputError
 from tsdyn.reconstruct import ALRNNReconstructor, ReconstructConfig, train_alrnn
-from tsdyn.reconstruct.training import adaptive_alpha
+from tsdyn.reconstruct.alrnn import ALRNN
+from tsdyn.reconstruct.metrics import dstsp_bins, hellinger_spectrum
+from tsdyn.reconstruct.training import (
+    _draw_starts,
+    _forcing_weights,
+    _tau_at,
+    adaptive_alpha,
+    alpha_at,
+    window_start_cdf,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +40,32 @@ SMALL = dict(
 )
 
 
-def test_batched_runs_equal_separate_runs(lorenz):
-    both = train_alrnn(lorenz, ReconstructConfig(**SMALL, runs=2, seed=5))
-    alone = train_alrnn(lorenz, ReconstructConfig(**SMALL, runs=1, seed=6))
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        dict(
+            forcing="gtf",
+            alpha=0.3,
+            alpha_end=0.05,
+            ema=0.9,
+            balance=0.5,
+            select_dh=2.0,
+            eval_every_late=1,
+            eval_transient=20,
+        ),
+        dict(tau_end=9, ema=0.5),
+    ],
+)
+def test_batched_runs_equal_separate_runs(lorenz, extra):
+    both = train_alrnn(lorenz, ReconstructConfig(**SMALL, **extra, runs=2, seed=5))
+    alone = train_alrnn(lorenz, ReconstructConfig(**SMALL, **extra, runs=1, seed=6))
     for name in "aWhL":
         assert torch.equal(getattr(both.model, name)[1], getattr(alone.model, name)[0])
     assert both.best_epoch[1] == alone.best_epoch[0]
     assert both.best_dstsp[1] == alone.best_dstsp[0]
     assert both.final_loss[1] == alone.final_loss[0]
-    first = train_alrnn(lorenz, ReconstructConfig(**SMALL, runs=1, seed=5))
+    first = train_alrnn(lorenz, ReconstructConfig(**SMALL, **extra, runs=1, seed=5))
     assert torch.equal(both.model.W[0], first.model.W[0])
     assert not torch.equal(both.model.W[0], both.model.W[1])
 
@@ -78,6 +104,82 @@ def test_generalised_teacher_forcing_adapts_alpha(lorenz):
     assert np.all((alphas >= 0) & (alphas <= 1))
     fixed = train_alrnn(lorenz, ReconstructConfig(**SMALL, forcing="gtf", alpha=0.2))
     assert all(h["alpha"][0] == 0.2 for h in fixed.history)
+
+
+def test_schedules_of_alpha_and_tau_reach_their_end_values():
+    cfg = ReconstructConfig(forcing="gtf", alpha=0.3, alpha_end=0.03, epochs=11, window=40)
+    alphas = [alpha_at(cfg, e) for e in range(cfg.epochs)]
+    assert alphas[0] == pytest.approx(0.3) and alphas[-1] == pytest.approx(0.03)
+    assert np.allclose(np.diff(np.log(alphas)), np.log(0.1) / 10)  # geometric
+    w = _forcing_weights(cfg, np.array([alphas[4]]), 4)
+    assert w[0, 0] == 0 and np.all(w[0, 1:] == np.float32(alphas[4]))
+    assert alpha_at(ReconstructConfig(forcing="gtf", alpha=0.2), 7) == 0.2
+    stf = ReconstructConfig(tau=4, tau_end=12, epochs=5, window=40)
+    assert [_tau_at(stf, e) for e in range(5)] == [4, 6, 8, 10, 12]
+    w = _forcing_weights(stf, np.ones(2), 2)
+    assert np.flatnonzero(w[0]).tolist() == [8, 16, 24, 32, 40] and np.all(w[1] == w[0])
+
+
+def test_ema_equals_its_definition(lorenz):
+    """avg_B = d^B p_0 + (1 - d) sum_b d^(B - b) p_b, where p_b are the raw parameters after b
+    batches (got from runs stopped after b batches of the same stream, EMA off)."""
+    d, B = 0.7, 4
+    base = dict(SMALL, epochs=1, eval_every=1, lr_start=5e-3, lr_end=1e-3)
+    raw = [ALRNN(8, 3, 2, runs=1, seeds=[[3, 0]]).numpy_params()]
+    for b in range(1, B + 1):
+        res = train_alrnn(lorenz, ReconstructConfig(**{**base, "batches_per_epoch": b}, seed=3))
+        assert res.best_epoch[0] == 1
+        raw.append(res.model.numpy_params())
+    avg = train_alrnn(lorenz, ReconstructConfig(**{**base, "batches_per_epoch": B}, ema=d, seed=3))
+    for k in "aWhL":
+        expect = d**B * raw[0][k] + sum((1 - d) * d ** (B - b) * raw[b][k] for b in range(1, B + 1))
+        assert np.allclose(avg.model.numpy_params()[k], expect, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(expect, raw[B][k])
+
+
+def test_balanced_window_starts_follow_the_rarity_of_their_states():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 2)) ** 3
+    window, bins = 12, 4
+    assert np.allclose(np.diff(window_start_cdf(x, window, 0.0), prepend=0), 1 / (300 - window))
+    lo, hi = x.min(0), x.max(0)
+    cells = [
+        tuple(
+            min(int((v - l) / (u - l) * bins), bins - 1)
+            for v, l, u in zip(row, lo, hi, strict=True)
+        )
+        for row in x
+    ]
+    counts = {c: cells.count(c) for c in set(cells)}
+    q = np.array(
+        [sum(1 / counts[cells[t]] for t in range(s, s + window + 1)) for s in range(300 - window)]
+    )
+    for beta in (1.0, 0.3):
+        p = np.diff(window_start_cdf(x, window, beta, bins), prepend=0)
+        assert np.allclose(p, (1 - beta) / len(q) + beta * q / q.sum())
+    starts = _draw_starts(
+        np.random.default_rng(0), window_start_cdf(x, window, 1.0, bins), 300 - window, 20000
+    )
+    assert starts.min() >= 0 and starts.max() < 300 - window
+    freq = np.bincount(starts, minlength=len(q)) / len(starts)
+    assert np.abs(freq - q / q.sum()).max() < 0.006
+
+
+def test_selection_on_a_validation_series(lorenz):
+    """With a validation series the kept checkpoint's selection D_stsp is that of a free run from
+    the validation's first point (transient dropped) against the validation series."""
+    val = lorenz[2500:]
+    cfg = ReconstructConfig(**{**SMALL, "eval_steps": None}, eval_transient=30, select_dh=1.0)
+    res = train_alrnn(lorenz[:2500], cfg, validation=val)
+    gen = res.model.generate(torch.tensor(val[:1], dtype=torch.float32), 30 + len(val))
+    gen = gen[0, 0, 30:, :3].double().numpy()
+    assert res.best_dstsp[0] == pytest.approx(dstsp_bins(val, gen), rel=1e-6)
+    # float32 kernel vs torch float32: the spectra of 1500 steps differ in the last digits
+    assert res.best_dh[0] == pytest.approx(hellinger_spectrum(val, gen), rel=1e-2)
+    scores = np.array([h["score"][0] for h in res.history])
+    assert np.nanmin(scores) == pytest.approx(res.best_dstsp[0] + res.best_dh[0], rel=1e-9)
+    with pytest.raises(InputError, match="validation"):
+        train_alrnn(lorenz, cfg, validation=val[:, :2])
 
 
 def test_adaptive_alpha_formula():

@@ -26,6 +26,7 @@ _TRAIN = "Training"
 class Preset(StrEnum):
     auto = "auto"
     lorenz63 = "lorenz63"
+    lorenz63_paper = "lorenz63-paper"
     rossler = "rossler"
     lorenz96 = "lorenz96"
     none = "none"
@@ -70,11 +71,29 @@ def reconstruct(
     alpha: Annotated[
         float | None, _opt("GTF weight (default: adaptive).", _TRAIN, "--alpha")
     ] = None,
+    alpha_end: Annotated[
+        float | None, _opt("GTF: anneal alpha geometrically to this value.", _TRAIN, "--alpha-end")
+    ] = None,
+    tau_end: Annotated[
+        int | None, _opt("STF: grow tau linearly to this value over the epochs.")
+    ] = None,
     lr_start: Annotated[float | None, _opt("RAdam start learning rate (preset).")] = None,
     lr_end: Annotated[float | None, _opt("Final learning rate, geometric decay (1e-5).")] = None,
     noise: Annotated[float | None, _opt("Noise SD added to training windows (0.05).")] = None,
     eval_every: Annotated[
         int | None, _opt("Epochs between model-selection free runs (25).")
+    ] = None,
+    eval_every_late: Annotated[
+        int | None, _opt("Epochs between selection free runs in the second half (preset).")
+    ] = None,
+    select_dh: Annotated[
+        float | None, _opt("Selection score = D_stsp + this x D_H (paper: 0).")
+    ] = None,
+    ema: Annotated[
+        float | None, _opt("Parameter moving-average decay per batch, 0 = off (preset).")
+    ] = None,
+    balance: Annotated[
+        float | None, _opt("Share of windows drawn by rarity of their states (preset).")
     ] = None,
     train_steps: Annotated[
         int | None,
@@ -122,10 +141,16 @@ def reconstruct(
         "tau": tau,
         "forcing": forcing.value,
         "alpha": alpha,
+        "alpha_end": alpha_end,
+        "tau_end": tau_end,
         "lr_start": lr_start,
         "lr_end": lr_end,
         "noise": noise,
         "eval_every": eval_every,
+        "eval_every_late": eval_every_late,
+        "select_dh": select_dh,
+        "ema": ema,
+        "balance": balance,
         "train_steps": train_steps,
         "test_steps": test_steps,
         "transient": transient,
@@ -212,10 +237,16 @@ def _reconstruct(run, s: dict, seed: int) -> None:
             "window",
             "tau",
             "alpha",
+            "alpha_end",
+            "tau_end",
             "lr_start",
             "lr_end",
             "noise",
             "eval_every",
+            "eval_every_late",
+            "select_dh",
+            "ema",
+            "balance",
         )
     }
     rec = ALRNNReconstructor(
@@ -298,8 +329,11 @@ def _reconstruct(run, s: dict, seed: int) -> None:
             "train": f"{len(train)} points",
             "free_run": f"from the test's first point, {s['transient']} steps dropped, "
             f"{len(test)} kept (equal length)",
-            "selection": f"lowest D_stsp of a {cfg.eval_steps or len(train)}-step free run "
-            f"against the training series every {cfg.eval_every} epochs",
+            "selection": f"lowest D_stsp + {cfg.select_dh:g} D_H of a "
+            f"{cfg.eval_steps or len(train)}-step free run against the training series every "
+            f"{cfg.eval_every} epochs"
+            + (f" ({cfg.eval_every_late} in the second half)" if cfg.eval_every_late else "")
+            + (f", on the moving average (decay {cfg.ema:g})" if cfg.ema else ""),
             "units": "z-scored with the training mean and SD",
             "dt": dt,
         },

@@ -79,8 +79,10 @@ class ALRNNReconstructor:
         dt: float = 1.0,
         progress: Progress = null_progress,
         device: str = "cpu",
+        validation: np.ndarray | None = None,
     ) -> ALRNNReconstructor:
-        """Train on a trajectory `values` [T, N] (data units; z-scored inside)."""
+        """Train on a trajectory `values` [T, N] (data units; z-scored inside). Model selection
+        uses `validation` [T_val, N] (data units) when given, else the training series."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2 or not np.all(np.isfinite(values)):
             raise InputError("the training trajectory must be a finite [T, N] array")
@@ -89,8 +91,9 @@ class ALRNNReconstructor:
         self.scale_ = np.where(sd > 0, sd, 1.0)
         self.dt_ = float(dt)
         self.config_ = self.config
+        val = None if validation is None else self.scale(validation)
         self.train_: TrainResult = train_alrnn(
-            (values - self.mean_) / self.scale_, self.config_, progress, device
+            (values - self.mean_) / self.scale_, self.config_, progress, device, val
         )
         self.model_ = self.train_.model
         return self

@@ -39,14 +39,22 @@ class ReconstructConfig:
     tau: int = 16  # sparse teacher forcing: force the observed units every tau steps
     forcing: str = "stf"  # "stf" (sparse identity TF) or "gtf" (generalised TF, every step)
     alpha: float | None = None  # GTF weight; None = adaptive alpha = max(0, 1 - 1/||J||)
+    alpha_end: float | None = None  # GTF: alpha anneals geometrically to this (None: constant)
+    tau_end: int | None = None  # STF: tau grows linearly to this over the epochs (None: constant)
     batch_size: int = 16  # S windows per batch
     batches_per_epoch: int = 50
     epochs: int = 2000
     lr_start: float = 1e-3  # RAdam, geometric decay to lr_end over all epochs
     lr_end: float = 1e-5
     noise: float = 0.05  # SD of Gaussian noise added to each window (z-scored units)
+    balance: float = 0.0  # share of windows drawn by rarity of their states (0: uniform starts)
     eval_every: int = 25  # epochs between model-selection free runs
     eval_steps: int | None = None  # free-run length for selection (None: the training length)
+    eval_every_late: int | None = None  # epochs between selections in the second half
+    eval_transient: int = 0  # free-run steps dropped before the selection metrics
+    select_dh: float = 0.0  # selection score = D_stsp + select_dh * D_H (paper: 0)
+    ema: float = 0.0  # decay of an exponential moving average of the parameters per batch
+    #                   (0: off); when on, selection evaluates and returns the averaged model
     n_bins: int = 30  # D_stsp bins per dimension (N < 11)
     gmm_sigma2: float = 1.0  # D_stsp Gaussian-mixture variance (N >= 11)
     dh_sigma: float = 20.0  # D_H smoothing, frequency bins
@@ -68,15 +76,28 @@ class ReconstructConfig:
             raise InputError("learning rates must be positive", "pass --lr-start/--lr-end > 0")
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise InputError(f"--alpha {self.alpha} must be in [0, 1]", "pass a weight in [0, 1]")
+        if not 0.0 <= self.balance <= 1.0:
+            raise InputError(f"--balance {self.balance} must be in [0, 1]")
         if self.noise < 0:
             raise InputError(f"--noise {self.noise} must be >= 0", "pass a non-negative SD")
-        if self.eval_every < 1:
+        if self.eval_every < 1 or (self.eval_every_late or 1) < 1:
             raise InputError(f"--eval-every {self.eval_every} must be >= 1")
+        if self.alpha_end is not None and not 0.0 < self.alpha_end <= 1.0:
+            raise InputError(f"--alpha-end {self.alpha_end} must be in (0, 1]")
+        if self.alpha_end is not None and not (self.alpha or 0) > 0:
+            raise InputError("--alpha-end needs a positive --alpha to anneal from")
+        if self.tau_end is not None and self.tau_end < 1:
+            raise InputError(f"--tau-end {self.tau_end} must be >= 1")
+        if not 0.0 <= self.ema < 1.0:
+            raise InputError(f"--ema {self.ema} must be in [0, 1)", "e.g. 0.999, or 0 for off")
+        if self.select_dh < 0 or self.eval_transient < 0:
+            raise InputError("--select-dh and the selection transient must be >= 0")
 
 
 #: The authors' per-system recipes (note section 2.2).
 PRESETS: dict[str, dict[str, Any]] = {
     "lorenz63": dict(M=20, P=2, window=200, tau=16, lr_start=1e-3, lr_end=1e-5, epochs=2000),
+    "lorenz63-paper": dict(M=20, P=2, window=200, tau=16, lr_start=1e-3, lr_end=1e-5, epochs=2000),
     "rossler": dict(M=20, P=1, window=300, tau=8, lr_start=5e-3, lr_end=1e-5, epochs=3000),
     "lorenz96": dict(M=100, P=50, window=50, tau=20, lr_start=1e-3, lr_end=1e-5, epochs=3000),
 }
@@ -86,26 +107,45 @@ PRESETS: dict[str, dict[str, Any]] = {
 class TrainResult:
     """What training returns: the selected model and the history of every run."""
 
-    model: ALRNN  # best checkpoint of every run (by selection D_stsp)
+    model: ALRNN  # best checkpoint of every run (by the selection score)
     best_epoch: np.ndarray  # [R], -1 when a run never reached a finite checkpoint
-    best_dstsp: np.ndarray  # [R]
+    best_dstsp: np.ndarray  # [R] selection D_stsp of the kept checkpoint
     best_dh: np.ndarray  # [R]
     diverged_at: list[int | None]  # epoch at which a run's parameters became non-finite
-    history: list[dict]  # per checkpoint: epoch, loss [R], dstsp [R], dh [R], alpha [R]
+    history: list[dict]  # per checkpoint: epoch, loss [R], dstsp [R], dh [R], score [R], alpha
     final_loss: np.ndarray  # [R]
     seconds: float
 
 
-def _forcing_weights(cfg: ReconstructConfig, alpha_runs: np.ndarray) -> np.ndarray:
-    """alpha [R, T~ + 1]: STF forces at steps tau, 2 tau, ... after the window start."""
+def _forcing_weights(cfg: ReconstructConfig, alpha_runs: np.ndarray, epoch: int = 0) -> np.ndarray:
+    """alpha [R, T~ + 1]: STF forces at steps tau, 2 tau, ... after the window start (tau of
+    `epoch` when `tau_end` is set); GTF forces every step with the run's alpha."""
     R, T1 = len(alpha_runs), cfg.window + 1
     if cfg.forcing == "stf":
+        tau = _tau_at(cfg, epoch)
         w = np.zeros((R, T1), dtype=np.float32)
-        w[:, cfg.tau :: cfg.tau] = 1.0
+        w[:, tau::tau] = 1.0
         return w
     w = np.repeat(alpha_runs[:, None], T1, axis=1).astype(np.float32)
     w[:, 0] = 0.0
     return w
+
+
+def _tau_at(cfg: ReconstructConfig, epoch: int) -> int:
+    """STF interval of `epoch`: linear from tau to tau_end over the epochs."""
+    if cfg.tau_end is None:
+        return cfg.tau
+    f = epoch / max(1, cfg.epochs - 1)
+    return max(1, round(cfg.tau + (cfg.tau_end - cfg.tau) * f))
+
+
+def alpha_at(cfg: ReconstructConfig, epoch: int) -> float | None:
+    """GTF weight of `epoch`: geometric from alpha to alpha_end over the epochs (constant without
+    alpha_end; None = adaptive)."""
+    if cfg.alpha is None or cfg.alpha_end is None:
+        return cfg.alpha
+    f = epoch / max(1, cfg.epochs - 1)
+    return float(cfg.alpha * (cfg.alpha_end / cfg.alpha) ** f)
 
 
 def adaptive_alpha(a: np.ndarray, W: np.ndarray, P: int, codes: np.ndarray) -> float:
@@ -124,6 +164,37 @@ def adaptive_alpha(a: np.ndarray, W: np.ndarray, P: int, codes: np.ndarray) -> f
     return float(max(0.0, 1.0 - 1.0 / geo.max()))
 
 
+def window_start_cdf(x: np.ndarray, window: int, balance: float, bins: int = 10) -> np.ndarray:
+    """Cumulative distribution of window starts 0 .. T - window - 1 (window = `window` + 1 points).
+
+    p = (1 - balance) uniform + balance q, q_s proportional to the sum over the window's states of
+    1 / (occupancy of the state's cell) on a `bins`-per-dimension grid: windows through rarely
+    visited parts of the state space are drawn more often.
+    """
+    T, N = x.shape
+    n = T - window
+    if balance <= 0:
+        return np.arange(1, n + 1, dtype=np.float64) / n
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    k = np.clip(((x - lo) / np.where(hi > lo, hi - lo, 1.0) * bins).astype(np.int64), 0, bins - 1)
+    flat = np.zeros(T, dtype=np.int64)
+    for d in range(N):
+        flat = flat * bins + k[:, d]
+    _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    rarity = 1.0 / counts[inverse]
+    c = np.concatenate(([0.0], np.cumsum(rarity)))
+    q = c[window + 1 : window + 1 + n] - c[:n]  # sum over the window's states s .. s + window
+    p = (1.0 - balance) / n + balance * q / q.sum()
+    cdf = np.cumsum(p)
+    return cdf / cdf[-1]
+
+
+def _draw_starts(rng: np.random.Generator, cdf: np.ndarray | None, n_starts: int, size: int):
+    if cdf is None:  # the paper: uniform starts
+        return rng.integers(0, n_starts, size)
+    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), n_starts - 1)
+
+
 def _free_run_observed(model_np, x0: np.ndarray, steps: int, P: int, N: int) -> np.ndarray:
     """[R, steps, N] observed units of a free run from z_1 = [x0; L x0] (float32 kernel)."""
     from tsdyn.kernels.rollout.cpu import alrnn_free_run
@@ -139,8 +210,12 @@ def train_alrnn(
     config: ReconstructConfig = ReconstructConfig(),
     progress: Progress = null_progress,
     device: str | torch.device = "cpu",
+    validation: np.ndarray | None = None,
 ) -> TrainResult:
     """Train `config.runs` AL-RNNs on a (z-scored) trajectory x [T, N].
+
+    Model selection compares free runs with `validation` [T_val, N] (same scaling) when given,
+    else with the training series (the paper's choice); the free run starts from its first point.
 
     On the CPU the fused numba kernel computes each run's loss and gradients in one pass; on CUDA
     the PyTorch reference rollout runs with autograd. Raises `InputError` when every run's
@@ -151,12 +226,12 @@ def train_alrnn(
     if torch.device(device).type == "cpu":
         torch.set_num_threads(1)  # tiny tensors: torch's thread pool would fight numba's
     try:
-        return _train(x, config, progress, device)
+        return _train(x, config, progress, device, validation)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(x, config, progress, device) -> TrainResult:
+def _train(x, config, progress, device, validation=None) -> TrainResult:
     import time
 
     config.check()
@@ -180,8 +255,11 @@ def _train(x, config, progress, device) -> TrainResult:
     gamma = math.exp(math.log(cfg.lr_end / cfg.lr_start) / cfg.epochs)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
     data32 = np.ascontiguousarray(x, dtype=np.float32)
-    eval_steps = T if cfg.eval_steps is None else min(int(cfg.eval_steps), T)
-    x_eval = x[:eval_steps]
+    x_ref = x if validation is None else np.asarray(validation, dtype=np.float64)
+    if x_ref.ndim != 2 or x_ref.shape[1] != N:
+        raise InputError(f"the validation series must be [T, {N}], got {x_ref.shape}")
+    eval_steps = len(x_ref) if cfg.eval_steps is None else min(int(cfg.eval_steps), len(x_ref))
+    x_eval = x_ref[:eval_steps]
     if N < 11:
         score = BinnedDstsp(x_eval, cfg.n_bins)
     else:
@@ -192,6 +270,7 @@ def _train(x, config, progress, device) -> TrainResult:
     spectrum_distance = SpectrumHellinger(x_eval, cfg.dh_sigma)
 
     alpha_runs = np.full(R, 1.0 if cfg.alpha is None else cfg.alpha, dtype=np.float64)
+    scheduled = cfg.tau_end is not None or cfg.alpha_end is not None
     alpha_set = np.zeros(R, dtype=bool) if cfg.alpha is None else np.ones(R, dtype=bool)
     forcing = _forcing_weights(cfg, alpha_runs)
     active = np.ones(R, dtype=bool)
@@ -200,9 +279,15 @@ def _train(x, config, progress, device) -> TrainResult:
     best_epoch = np.full(R, -1)
     best_dstsp = np.full(R, np.inf)
     best_dh = np.full(R, np.nan)
+    best_score = np.full(R, np.inf)
     history: list[dict] = []
     last_loss = np.full(R, np.nan)
     params = [model.a, model.W, model.h, model.L]
+    # exponential moving average of the parameters (per batch): avg_k = d avg_{k-1} + (1 - d) p_k,
+    # avg_0 = the initial parameters
+    averaged = [p.detach().clone() for p in params] if cfg.ema > 0 else None
+    half = cfg.epochs // 2
+    cdf = window_start_cdf(x, cfg.window, cfg.balance) if cfg.balance > 0 else None
     started = time.perf_counter()
     batch = 0
 
@@ -210,8 +295,14 @@ def _train(x, config, progress, device) -> TrainResult:
 
     for epoch in range(cfg.epochs):
         epoch_loss = np.zeros(R)
+        if scheduled:
+            if cfg.alpha_end is not None:
+                alpha_runs[:] = alpha_at(cfg, epoch)
+            forcing = _forcing_weights(cfg, alpha_runs, epoch)
         for _ in range(cfg.batches_per_epoch):
-            starts = np.stack([rng.integers(0, T - cfg.window, cfg.batch_size) for rng in rngs])
+            starts = np.stack(
+                [_draw_starts(rng, cdf, T - cfg.window, cfg.batch_size) for rng in rngs]
+            )
             keys = np.array([rng.integers(0, 2**63) for rng in rngs], dtype=np.uint64)
             if device.type == "cpu":
                 arrays = [p.detach().numpy() for p in params]
@@ -250,6 +341,9 @@ def _train(x, config, progress, device) -> TrainResult:
                 for r in np.flatnonzero(newly):
                     diverged_at[r] = epoch
                 active &= ~newly
+                if averaged is not None:
+                    for avg, p in zip(averaged, params, strict=True):
+                        avg.mul_(cfg.ema).add_(p.detach(), alpha=1.0 - cfg.ema)
             if not active.any():
                 raise InputError(
                     f"training diverged: the parameters of every run became non-finite at "
@@ -262,17 +356,23 @@ def _train(x, config, progress, device) -> TrainResult:
                 forcing = _forcing_weights(cfg, alpha_runs)
         sched.step()
         last_loss = np.where(active, epoch_loss / cfg.batches_per_epoch, np.nan)
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            model_np = [p.detach().cpu().numpy().astype(np.float32) for p in params]
-            gen = _free_run_observed(model_np, x[0].astype(np.float32), eval_steps, cfg.P, N)
+        every = cfg.eval_every_late if (cfg.eval_every_late and epoch >= half) else cfg.eval_every
+        if (epoch + 1) % every == 0 or epoch + 1 == cfg.epochs:
+            current = params if averaged is None else averaged
+            model_np = [p.detach().cpu().numpy().astype(np.float32) for p in current]
+            gen = _free_run_observed(
+                model_np, x_ref[0].astype(np.float32), cfg.eval_transient + eval_steps, cfg.P, N
+            )[:, cfg.eval_transient :]
             ds = np.array([score(g) for g in gen])
             dh = np.array([spectrum_distance(g) for g in gen])
             ds = np.where(active & np.isfinite(ds), ds, np.inf)
-            improved = ds < best_dstsp
+            sc = np.where(np.isfinite(dh), ds + cfg.select_dh * dh, np.inf)
+            improved = sc < best_score
             if improved.any():
                 idx = torch.as_tensor(np.flatnonzero(improved))
-                for name, p in model.named_parameters():
+                for (name, _), p in zip(model.named_parameters(), current, strict=True):
                     best[name][idx] = p.detach().cpu()[idx]
+                best_score[improved] = sc[improved]
                 best_dstsp[improved] = ds[improved]
                 best_dh[improved] = dh[improved]
                 best_epoch[improved] = epoch + 1
@@ -282,6 +382,7 @@ def _train(x, config, progress, device) -> TrainResult:
                     "loss": last_loss.copy(),
                     "dstsp": np.where(np.isfinite(ds), ds, np.nan),
                     "dh": dh,
+                    "score": np.where(np.isfinite(sc), sc, np.nan),
                     "alpha": alpha_runs.copy() if cfg.forcing == "gtf" else None,
                     "lr": opt.param_groups[0]["lr"],
                 }

@@ -1,0 +1,188 @@
+"""Recipe sweep for the AL-RNN on Lorenz-63: many training variants in parallel processes (one core
+each), selected on a validation trajectory, reported on the test trajectory (issue 6 protocol).
+
+Trajectories (dt 0.01, 100 000 steps each, z-scored with the training mean/SD): training seed 0,
+test seed 1, validation seed 2 (the benchmark's training and test series). Each variant trains
+`--runs` runs, keeps each run's best checkpoint by its selection score on the validation
+trajectory, then free-runs from the test's first point (1000 steps dropped, 100 000 kept) for
+D_stsp, D_H, PE(20), lambda_max, regions and the wing/centre check. No polars (runs on the device
+image).
+
+    python benchmarks/reconstruct_sweep.py --variants paper,gtf01 --runs 2 --epochs 300 --out /tmp/sw
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+PAPER = dict(M=20, P=2, window=200, tau=16, lr_start=1e-3, lr_end=1e-5, epochs=2000, noise=0.05)
+
+#: name -> ReconstructConfig overrides on top of the paper's Lorenz-63 recipe
+VARIANTS: dict[str, dict] = {
+    "paper": {},
+    "paper_sel": dict(eval_every=5, select_dh=5.0),
+    "paper_ema_sel": dict(ema=0.999, eval_every=5, select_dh=5.0),
+    "tau32": dict(tau=32),
+    "tau48": dict(tau=48),
+    "tau64": dict(tau=64),
+    "tau16to64": dict(tau_end=64),
+    "tau32_sel": dict(tau=32, eval_every=5, select_dh=5.0),
+    "tau48_sel_ema": dict(tau=48, ema=0.999, eval_every=5, select_dh=5.0),
+    "tau32_noise01": dict(tau=32, noise=0.01),
+    "tau32_lrend1e4": dict(tau=32, lr_end=1e-4),
+    "gtf002": dict(forcing="gtf", alpha=0.02),
+    "gtf004": dict(forcing="gtf", alpha=0.04),
+    "gtf01to001": dict(forcing="gtf", alpha=0.1, alpha_end=0.01),
+    "gtf002_sel_ema": dict(forcing="gtf", alpha=0.02, ema=0.999, eval_every=5, select_dh=5.0),
+    "tau32_noise0_sel": dict(tau=32, noise=0.0, eval_every=5, select_dh=5.0),
+    "tau8": dict(tau=8),
+    "tau12": dict(tau=12),
+    "lr2e3": dict(lr_start=2e-3),
+    "bal05": dict(balance=0.5),
+    "bal1": dict(balance=1.0),
+    "M40": dict(M=40),
+}
+
+
+def data_file(out: Path, steps: int) -> Path:
+    from tsdyn.datasets.systems import simulate
+
+    path = out / "lorenz63_data.npz"
+    if not path.exists():
+        arrays = {
+            k: simulate("lorenz63", steps, seed=s).values
+            for k, s in (("train", 0), ("test", 1), ("val", 2))
+        }
+        np.savez(path, **arrays)
+    return path
+
+
+def run_variant(name: str, args) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from reconstruct import wing_centre_topology
+
+    from tsdyn.reconstruct import ALRNNReconstructor
+
+    d = np.load(Path(args.out) / "lorenz63_data.npz")
+    settings = {**PAPER, **VARIANTS[name], "runs": args.runs, "seed": args.seed}
+    if args.epochs:
+        settings["epochs"] = args.epochs
+    rec = ALRNNReconstructor(**settings)
+    log = open(Path(args.out) / f"{name}.log", "w")
+
+    def progress(task, done, total, info):
+        if done % 50 == 0 or done == total:
+            print(
+                f"{name} epoch {done}/{total} {info} {time.strftime('%H:%M:%S')}",
+                file=log,
+                flush=True,
+            )
+
+    t0 = time.perf_counter()
+    rec.fit(d["train"], dt=0.01, progress=progress, validation=d["val"])
+    train_s = time.perf_counter() - t0
+    rep = rec.evaluate(d["test"], transient=1000, data_lyapunov=False)
+    per = rep["per_run"]
+    codes = [
+        rec.symbolic_code(run=r, states=rec.last_eval_["states"][r], max_period=1)
+        for r in range(rec.config_.runs)
+    ]
+    per["wing_centre"] = [wing_centre_topology(c)["holds"] for c in codes]
+    tr = rec.train_
+    result = {
+        "variant": name,
+        "settings": settings,
+        "train_s": train_s,
+        "per_run": per,
+        "mean_sem": rep["mean"],
+        "best_epoch": tr.best_epoch.tolist(),
+        "selection_dh": tr.best_dh.tolist(),
+        "history": [
+            {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h.items()}
+            for h in tr.history
+        ],
+    }
+    with open(Path(args.out) / f"{name}.json", "w") as f:
+        json.dump(result, f)
+    ms = rep["mean"]
+    print(
+        f"{name}: D_stsp {ms['dstsp']['mean']:.3f}±{ms['dstsp']['sem']:.3f} "
+        f"D_H {ms['dh']['mean']:.3f}±{ms['dh']['sem']:.3f} "
+        f"lam {ms['lyapunov_max']['mean']:.3f} wc {sum(per['wing_centre'])}/{len(codes)} "
+        f"{train_s:.0f}s",
+        file=log,
+        flush=True,
+    )
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--parallel", type=int, default=os.cpu_count())
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/reconstruct_sweep"))
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.one:
+        run_variant(args.one, args)
+        return
+    data_file(out, args.steps)
+    names = args.variants.split(",")
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    base = [
+        sys.executable,
+        __file__,
+        "--runs",
+        str(args.runs),
+        "--seed",
+        str(args.seed),
+        "--out",
+        str(out),
+    ] + (["--epochs", str(args.epochs)] if args.epochs else [])
+    pending, running = list(names), []
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            n = pending.pop(0)
+            err = open(out / f"{n}.err", "w")
+            running.append((n, subprocess.Popen([*base, "--one", n], env=env, stderr=err)))
+        time.sleep(2)
+        for n, p in list(running):
+            if p.poll() is not None:
+                running.remove((n, p))
+                print(f"{n} exited {p.returncode}", flush=True)
+    for n in names:
+        f = out / f"{n}.json"
+        if f.exists():
+            r = json.load(open(f))
+            ms, per = r["mean_sem"], r["per_run"]
+            print(
+                f"{n:>16} D_stsp {ms['dstsp']['mean']:6.3f}±{ms['dstsp']['sem']:.3f} "
+                f"D_H {ms['dh']['mean']:.3f}±{ms['dh']['sem']:.3f} "
+                f"PE {ms['pe']['mean']:.4f} lam {ms['lyapunov_max']['mean']:.3f} "
+                f"reg1% {ms['regions_1pct']['mean']:.1f} wc {sum(per['wing_centre'])}"
+                f"/{len(per['dstsp'])} ep {r['best_epoch']} {r['train_s']:.0f}s"
+            )
+
+
+if __name__ == "__main__":
+    main()
