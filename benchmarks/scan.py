@@ -386,8 +386,8 @@ def sweep(bw):
         tk.LB["f32"].update(base_lb["f32"])
         if shape[0] * shape[2] >= 4096:
             for te in (4096, 2048):
-                old = tk.TUNE["tile_elems"]
-                tk.TUNE["tile_elems"] = te
+                old = tk.STREAM["f32"]["tile_elems"]
+                tk.STREAM["f32"]["tile_elems"] = te
                 _timed_pair(
                     a,
                     b,
@@ -398,7 +398,7 @@ def sweep(bw):
                     dict(mode="stream"),
                     dict(plan=list(tk.plan(*shape, 4, False, a.device))),
                 )
-                tk.TUNE["tile_elems"] = old
+                tk.STREAM["f32"]["tile_elems"] = old
         del a, b, gh
         torch.cuda.empty_cache()
     other = {

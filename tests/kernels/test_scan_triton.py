@@ -167,7 +167,10 @@ def test_gpu_state_passing_long_sequence_and_determinism(monkeypatch):
     cut = 300_001
     h1, carry = linear_scan(a[:, :cut], b[:, :cut], return_last=True, backend="triton")
     h2 = linear_scan(a[:, cut:], b[:, cut:], carry, backend="triton")
-    torch.testing.assert_close(torch.cat([h1, h2], 1), h, rtol=1e-5, atol=1e-5)
+    # the split moves tile boundaries, so rounding differs: absolute tolerance on the state's scale
+    # (|h| reaches ~300 here; 2e-5 differences were seen on the H200)
+    scale = h.abs().max().item()
+    torch.testing.assert_close(torch.cat([h1, h2], 1), h, rtol=1e-5, atol=1e-6 * scale)
 
 
 @pytest.mark.gpu
@@ -235,7 +238,8 @@ def check_interpreter_scan(dtype):
     Bn, T, D = 2, 45, 5
     w = wide_dtype(dtype)
     tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
-    tk.TUNE["tile_elems"] = 64  # tiles of 16 steps, so that 3 segments really split time
+    for cfg in tk.STREAM.values():  # tiles of 16 steps, so that 3 segments really split time
+        cfg["tile_elems"] = 64
     for cfg in tk.LB.values():  # lookback: 3 tiles of 16 steps, blocks of two levels
         cfg["tile_elems"] = 16
     for a_shape in ("tv", "lti"):

@@ -831,26 +831,26 @@ def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
-#: tuning knobs (benchmarks/scan.py --sweep measures them). "mode": "lookback" (single pass, one
-#: program per tile, _lb_*_kernel), "stream" (one program walks a channel block's whole time axis,
-#: split into segments only when too few programs: _scan_*_kernel), or "auto": stream when it has
-#: at least `stream_min` programs per SM, else lookback. Stream mode: bytes per tile row, elements
-#: per tile, warps, and the programs per SM below which time is split.
-TUNE = {
-    "mode": "lookback",
-    "stream_min": 1e9,
-    "row_bytes": 128,
-    "tile_elems": 4096,
-    "num_warps": 4,
-    "split_below": 0.5,
-    "split_to": 4.0,
-}
+#: tuning knobs (benchmarks/scan.py --sweep measures them). "mode": "stream" (one program walks
+#: a channel block's whole time axis, split into segments only when there are fewer than
+#: `split_below` programs per SM: _scan_*_kernel) or "lookback" (single pass, one program per tile,
+#: carries from a tree of block maps: _lb_*_kernel; measured slower on the H200 at every shape, kept
+#: as a tested alternative, see README).
+TUNE = {"mode": "stream", "split_below": 0.5, "split_to": 4.0}
 
-#: lookback mode's tiles per input kind: bytes per tile row (channels), elements per tile (complex
-#: elements count once), warps
-LB = {
+#: tiles per input kind: bytes per tile row (channels), elements per tile (complex elements count
+#: once), warps. Stream mode sizes were picked without register spills (ptxas report) and by the
+#: H200 sweep (fp32: 2048-element tiles 85% fwd / 82% fwd+bwd against 81% / 74% with 4096).
+STREAM = {
     "f32": {"row_bytes": 128, "tile_elems": 2048, "num_warps": 4},
     "half": {"row_bytes": 128, "tile_elems": 2048, "num_warps": 4},
+    "f64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
+    "c64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
+    "c128": {"row_bytes": 128, "tile_elems": 512, "num_warps": 4},
+}
+LB = {
+    "f32": {"row_bytes": 128, "tile_elems": 4096, "num_warps": 4},
+    "half": {"row_bytes": 128, "tile_elems": 4096, "num_warps": 4},
     "f64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
     "c64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
     "c128": {"row_bytes": 128, "tile_elems": 512, "num_warps": 4},
@@ -864,15 +864,25 @@ def lb_kind(itemsize: int, cplx: bool) -> str:
 
 
 def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None):
-    """Stream mode's tile sizes, warps and time segments: (BT, BD, num_warps, S, SEG)."""
-    # rows of `row_bytes` (a DRAM burst or more) and `tile_elems` elements per input tile
-    row_elems = max(1, TUNE["row_bytes"] // (itemsize * (2 if cplx else 1)))
+    """Stream mode's tile sizes, warps and time segments: (BT, BD, num_warps, S, SEG). itemsize:
+    bytes of one element (complex: both parts)."""
+    cfg = STREAM[lb_kind(itemsize, cplx)]
+    row_elems = max(1, cfg["row_bytes"] // itemsize)
     BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
-    BT = max(16, min(1024, TUNE["tile_elems"] // BD))
-    num_warps = TUNE["num_warps"]
+    BT = max(16, min(1024, cfg["tile_elems"] // BD))
+    num_warps = cfg["num_warps"]
     programs = Bn * triton.cdiv(D, BD)
+    sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
+    narrow = Bn * triton.cdiv(D, max(4, min(BD, 64 // itemsize)))
+    if segments in (None, 1) and programs < 2 * sms and narrow >= TUNE["split_below"] * sms:
+        # one program per SM holds one tile in flight, too few bytes to cover the memory latency:
+        # narrower rows (down to 64 bytes) give twice the programs (an H200 sweep of the earlier
+        # kernel at [16, 65536, 256]: 61% with 64-byte rows against 51% with 128-byte rows)
+        while BD * itemsize > 64 and programs < 2 * sms:
+            BD //= 2
+            BT = min(1024, BT * 2)
+            programs = Bn * triton.cdiv(D, BD)
     if segments is None:
-        sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
         segments = 1
         if programs < TUNE["split_below"] * sms:
             want = int(TUNE["split_to"] * sms)
@@ -894,13 +904,8 @@ def plan_lb(Bn: int, T: int, D: int, itemsize: int, cplx: bool):
 
 
 def choose_mode(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None) -> str:
-    """The kernel a call uses: TUNE["mode"], with "auto" resolved by the stream program count."""
-    mode = TUNE["mode"]
-    if mode != "auto":
-        return mode
-    sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
-    BD = plan(Bn, T, D, itemsize, cplx, device, 1)[1]
-    return "stream" if Bn * triton.cdiv(D, BD) >= TUNE["stream_min"] * sms else "lookback"
+    """The kernel a call uses (TUNE["mode"])."""
+    return TUNE["mode"]
 
 
 def _float_view(x: torch.Tensor | None) -> torch.Tensor | None:
