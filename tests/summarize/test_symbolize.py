@@ -293,3 +293,26 @@ def test_indexed_refinement_equals_unindexed(seed):
         outs.append(refine_symbols(C, order, symbols, R, eps, 2, stats, index))
     for a, b in zip(*outs, strict=True):
         assert (a == b).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pruned_dtw_exact_on_random_widths_and_radii(seed):
+    """Dead cells keep their values (only never-computed cells read as inf): the result must still
+    be the full band's DTW bit for bit at or above it, and above the threshold below it."""
+    rng = np.random.default_rng(500 + seed)
+    w = int(rng.choice([2, 3, 7, 16, 40]))
+    r = int(rng.integers(0, w + 1))
+    C = _random_cells(rng, 60, w)
+    buf, cb, cbc = np.empty(2 * r + 3), np.empty(w + 1), np.empty(w + 1)
+    lo, up, sl, su = np.empty(w), np.empty(w), np.empty(w), np.empty(w)
+    for _ in range(80):
+        x, y = C[rng.integers(len(C))], C[rng.integers(len(C))]
+        full = _full_sq(x, y, r)
+        envelope_into(y, r, lo, up)
+        envelope_into(x, r, sl, su)
+        lb_keogh_suffix(x, lo, up, cb)
+        lb_keogh_suffix(y, sl, su, cbc)
+        for thr in (full * (1 + SLACK), full * (1 + rng.uniform(0, 0.3)), math.inf):
+            assert _dtw_pruned(x, y, r, thr, buf, cb, cbc)[0] == full
+        for thr in (full * (1 - 1e-6), full * rng.uniform(0, 1)) if full > 0 else ():
+            assert _dtw_pruned(x, y, r, thr, buf, cb, cbc)[0] > thr

@@ -59,10 +59,13 @@ def _dtw_pruned(x, y, r, thr, buf, cb, cbc):
     Dead cells are skipped as in PrunedDTW (Silva & Batista 2016) / EAPrunedDTW (Herrmann & Webb
     2021): row i + 1 starts at the first live column of row i and stops past its last live
     column once the left neighbour is dead; a row without live cells abandons. Only computed
-    cells are counted. Exact: the cells of every path of cost <= thr stay alive and hold the same
-    values (same operations) as in the full band, so the result equals DTW bit for bit whenever
-    DTW <= thr, and is > thr (a larger value or inf) otherwise. The bounds are float sums, so
-    "<= thr" holds up to their rounding: callers pass thr = best * (1 + SLACK).
+    cells are counted. A dead cell that was computed keeps its value (only cells never computed
+    read as inf), so the liveness test is off the recurrence's dependency chain (about a third
+    faster than setting dead cells to inf). Exact: every stored value is >= the full band's value
+    (min and + are monotone), and the cells of every path of cost <= thr stay alive and hold the
+    same values (same operations) as in the full band, so the result equals DTW bit for bit
+    whenever DTW <= thr, and is > thr (a larger value or inf) otherwise. The bounds are float
+    sums, so "<= thr" holds up to their rounding: callers pass thr = best * (1 + SLACK).
     buf: scratch of length >= 2 r + 3.
     """
     n = x.shape[0]
@@ -82,7 +85,7 @@ def _dtw_pruned(x, y, r, thr, buf, cb, cbc):
         ks = max(r - i, ns - 1, 0)  # nothing left of the previous row's first live cell
         buf[ks] = _INF  # cell ks - 1 of this row, read as `left`
         rowb = cb[i + 1]
-        live_s, live_e = -1, -1
+        live_s, live_e = W, -1
         left = _INF
         k = ks
         top = min(kend, ne)
@@ -94,31 +97,25 @@ def _dtw_pruned(x, y, r, thr, buf, cb, cbc):
             d = xi - y[off + k]
             v = d * d + best
             colb = cbc[off + k + 1]
-            if v + (rowb if rowb > colb else colb) > thr:
-                v = _INF
-            else:
-                if live_s < 0:
-                    live_s = k
+            if v + (rowb if rowb > colb else colb) <= thr:  # live
+                live_s = min(live_s, k)
                 live_e = k
             buf[k + 1] = v
             left = v
             k += 1
-        while k <= kend and left < _INF:  # past the previous row's live cells: only `left`
+        while k <= kend and k > ks and live_e == k - 1:  # past the last row's live cells: `left`
             d = xi - y[off + k]
             v = d * d + left
             colb = cbc[off + k + 1]
-            if v + (rowb if rowb > colb else colb) > thr:
-                v = _INF
-            else:
-                if live_s < 0:
-                    live_s = k
+            if v + (rowb if rowb > colb else colb) <= thr:
+                live_s = min(live_s, k)
                 live_e = k
             buf[k + 1] = v
             left = v
             k += 1
         kc = k - 1  # last computed cell
         cells += kc - ks + 1
-        if live_s < 0:
+        if live_e < 0:
             return _INF, cells
         if kc + 2 <= W + 1:
             buf[kc + 2] = _INF  # cell kc + 1, read as `up` by the next row
