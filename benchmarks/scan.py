@@ -441,6 +441,27 @@ def sweep(bw):
     ssm_sweep(bw)
 
 
+def bwd_tiles(bw):
+    """Forward + backward of fp32 at N = 2^28 with the backward's tiles of 2048 / 1024 / 4096
+    elements (the forward keeps its tiles)."""
+    from tsdyn.kernels.scan import triton as tk
+
+    cfg = tk.STREAM["f32"]
+    base = dict(cfg)
+    for T in (4096, 16384, 65536, 262144, 1 << 20):
+        shape = (max(1, (1 << 28) // T // 256), T, 256)
+        a, b = make_inputs(*shape, torch.float32)
+        gh = torch.randn_like(b)
+        for te in (2048, 1024, 4096):
+            cfg["bwd_tile_elems"] = te
+            plan = tk.plan(*shape, 4, False, a.device, bwd=True)
+            _timed_pair(a, b, gh, bw, f"bwd tiles {te}", shape, {}, dict(plan=list(plan)))
+        cfg.clear()
+        cfg.update(base)
+        del a, b, gh
+        torch.cuda.empty_cache()
+
+
 def ssm_sweep(bw, Bn=8, T=16384, H=256, N=64):
     from tsdyn.kernels import ssm_scan
     from tsdyn.kernels.ssm_scan import triton as sk
@@ -592,6 +613,8 @@ def gpu_main(args):
     log(f"copy: {ms:.3f} ms for 8 GiB moved -> {bw / 1e12:.3f} TB/s")
     if args.sweep:
         sweep(bw)
+    if args.bwd_tiles:
+        bwd_tiles(bw)
     if not args.only_sweep:
         total = 1 << 28
         for T in (4096, 16384, 65536, 262144, 1 << 20):
@@ -703,7 +726,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cpu", action="store_true", help="CPU benchmark (64 channels x 100K steps)")
     p.add_argument("--sweep", action="store_true", help="also time tile/warp/split settings")
-    p.add_argument("--only-sweep", action="store_true")
+    p.add_argument("--only-sweep", action="store_true", help="only the requested sweeps")
+    p.add_argument("--bwd-tiles", action="store_true", help="time the backward's tile sizes")
     p.add_argument("--no-assoc", action="store_true", help="skip torch associative_scan")
     p.add_argument(
         "--assoc-bwd",

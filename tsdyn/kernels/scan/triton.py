@@ -863,13 +863,14 @@ def lb_kind(itemsize: int, cplx: bool) -> str:
     return {2: "half", 4: "f32", 8: "f64"}[itemsize]
 
 
-def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None):
+def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None, bwd=False):
     """Stream mode's tile sizes, warps and time segments: (BT, BD, num_warps, S, SEG). itemsize:
-    bytes of one element (complex: both parts)."""
+    bytes of one element (complex: both parts); bwd: the backward's tiles ("bwd_tile_elems")."""
     cfg = STREAM[lb_kind(itemsize, cplx)]
     row_elems = max(1, cfg["row_bytes"] // itemsize)
     BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
-    BT = max(16, min(1024, cfg["tile_elems"] // BD))
+    tile = cfg.get("bwd_tile_elems", cfg["tile_elems"]) if bwd else cfg["tile_elems"]
+    BT = max(16, min(1024, tile // BD))
     num_warps = cfg["num_warps"]
     programs = Bn * triton.cdiv(D, BD)
     sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
@@ -970,7 +971,7 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
             num_warps=num_warps,
         )
         return None if parts is None else parts.sum(0)
-    BT, BD, num_warps, S, SEG = plan(Bn, T, D, x.element_size(), cplx, x.device, segments)
+    BT, BD, num_warps, S, SEG = plan(Bn, T, D, x.element_size(), cplx, x.device, segments, bwd)
     parts = None
     if bwd and not tv:
         parts = torch.empty((Bn, S, D), dtype=_work(x), device=x.device)
