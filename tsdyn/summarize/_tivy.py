@@ -41,7 +41,7 @@ superpositions. Every step below is the reconstruction of `../shared/research/ti
    pruning); the cells no refined representative covers are symbolised among themselves by the
    leader pass. DTW(cell, representative) <= eps holds after every pass. The pass tightens the
    symbols: on planted motifs (benchmarks/tivy.py, 10^4 cells) it cuts chance groups of
-   background cells from 91 to 9 panels, for about 1.5 times the time and twice the DTW cells;
+   background cells from 91 to 9 panels, for about twice the time and 2.2 times the DTW cells;
    `refine=0` is the fast setting.
 3. Symbolic sequences: S[i, k] = symbol of cell (i, k).
 4. Frequent aligned contiguous patterns P = (k, p): support = series with S[i, k:k+len(p)] = p;
@@ -172,7 +172,7 @@ class TiVy:
     eps_quantile : float, optional
         Instead of `eps`: the quantile of DTW over 2,000 random cell pairs.
     refine : int
-        Medoid-proxy refinement passes of the symbolisation (0 is about 1.5 times as fast).
+        Medoid-proxy refinement passes of the symbolisation (0 is about twice as fast).
     min_support : int, optional
         Minimum series per pattern (default max(2, ceil(0.02 M))).
     max_pattern_len : int, optional
