@@ -339,7 +339,9 @@ def leader_symbols(C: np.ndarray, order: np.ndarray, r: int, eps: float, index: 
 # transposed, position by position (YT, LT, UT [w, capacity]: values, envelope lower and upper),
 # so that one cell's lower bounds against all K representatives are K-wide loops that compile to
 # SIMD, with no per-representative branch. Only the representatives whose bound is within the
-# best distance so far are then visited, nearest bound first. The answer is the same
+# best distance so far are then visited, nearest bound first, each through the split bound of
+# `_suffixes` and `_dtw_pruned` (their values and envelopes sit side by side in `rows` [capacity,
+# 3, w], the layout those loops read). The answer is the same
 # representative and the same distance as `_nearest` (every bound is a true lower bound of DTW and
 # every threshold carries SLACK): tests/summarize/test_symbolize.py checks it on random inputs.
 
