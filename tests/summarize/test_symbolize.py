@@ -235,10 +235,10 @@ def test_suffixes_equal_lb_keogh_suffix_and_split_bound_is_a_lower_bound(seed):
         assert tighter > 0
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_indexed_leader_equals_unindexed_on_random_cells(seed):
     rng = np.random.default_rng(300 + seed)
-    w = int(rng.choice([4, 12, 32]))
+    w = int(rng.choice([2, 3, 4, 12, 32]))
     r = int(rng.integers(0, w // 2 + 1))
     C = _random_cells(rng, 700, w)
     order = rng.permutation(len(C))
