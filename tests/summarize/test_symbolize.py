@@ -250,6 +250,12 @@ def test_indexed_leader_equals_unindexed_on_random_cells(seed):
     dtw_cells = COUNTERS.index("dtw_cells")
     assert 0 < got[3][dtw_cells]
     assert got[3][0] == want[3][0]  # the same number of representative comparisons
+    tiny = 0.02 * math.sqrt(w)  # nearly every cell founds a symbol: the index grows twice
+    got = leader_symbols(C, order, r, tiny, index=True)
+    want = leader_symbols(C, order, r, tiny, index=False)
+    assert len(got[2]) > 512
+    for a, b in zip(got[:3], want[:3], strict=True):
+        assert (a == b).all()
 
 
 @pytest.mark.parametrize("seed", range(4))

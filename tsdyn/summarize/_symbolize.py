@@ -322,9 +322,7 @@ def leader_symbols(C: np.ndarray, order: np.ndarray, r: int, eps: float, index: 
     symbols, dist = np.empty(N, np.int64), np.empty(N)
     stats = np.zeros(len(COUNTERS), np.int64)
     if index:
-        YT, LT, UT = np.empty((w, N)), np.empty((w, N)), np.empty((w, N))
-        rows = np.empty((N, 3, w))
-        K = _leader_indexed(C, order, r, eps * eps, reps, YT, LT, UT, rows, symbols, dist, stats)
+        K = _leader_indexed(C, order, r, eps * eps, reps, symbols, dist, stats)
         return symbols, dist, reps[:K].copy(), stats
     lower, upper = np.empty((N, w)), np.empty((N, w))
     hints = np.full(N, -1, np.int64)
@@ -525,13 +523,25 @@ def _index_put(t, x, slower, supper, YT, LT, UT, rows):
 
 
 @numba.njit(cache=True)
-def _leader_indexed(C, order, r, eps_sq, reps, YT, LT, UT, rows, symbols, dist, stats):
-    """`_leader` through the index."""
+def _widen(a, size):
+    """a [m, n] copied into a new [m, size] array (size >= n)."""
+    out = np.empty((a.shape[0], size))
+    out[:, : a.shape[1]] = a
+    return out
+
+
+@numba.njit(cache=True)
+def _leader_indexed(C, order, r, eps_sq, reps, symbols, dist, stats):
+    """`_leader` through the index; returns K. The index starts small and doubles when full
+    (its size follows the alphabet, not the number of cells)."""
     N, w = C.shape
+    cap = min(N, 256)
+    YT, LT, UT = np.empty((w, cap)), np.empty((w, cap)), np.empty((w, cap))
+    rows = np.empty((cap, 3, w))
     buf = np.empty(2 * w + 2)
     slower, supper = np.empty(w), np.empty(w)
     cb, cbc = np.empty(w + 1), np.empty(w + 1)
-    lbv, lbs, cand = np.empty(N), np.empty(N), np.empty(N, np.int64)
+    lbv, lbs, cand = np.empty(cap), np.empty(cap), np.empty(cap, np.int64)
     acc = np.empty((2, TILE))
     K = 0
     for idx in range(order.shape[0]):
@@ -543,6 +553,13 @@ def _leader_indexed(C, order, r, eps_sq, reps, YT, LT, UT, rows, symbols, dist, 
             lbs, stats,
         )  # fmt: skip
         if t < 0:
+            if K == cap:
+                cap = min(N, 2 * cap)
+                YT, LT, UT = _widen(YT, cap), _widen(LT, cap), _widen(UT, cap)
+                bigger = np.empty((cap, 3, w))
+                bigger[:K] = rows
+                rows = bigger
+                lbv, lbs, cand = np.empty(cap), np.empty(cap), np.empty(cap, np.int64)
             reps[K] = s
             _index_put(K, x, slower, supper, YT, LT, UT, rows)
             symbols[s] = K
