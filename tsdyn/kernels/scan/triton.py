@@ -839,11 +839,13 @@ def _sm_count(device: torch.device) -> int:
 TUNE = {"mode": "stream", "split_below": 0.5, "split_to": 4.0}
 
 #: tiles per input kind: bytes per tile row (channels), elements per tile (complex elements count
-#: once), warps. Stream mode sizes were picked without register spills (ptxas report) and by the
-#: H200 sweep (fp32: 2048-element tiles 85% fwd / 82% fwd+bwd against 81% / 74% with 4096).
+#: once), warps. Stream mode: fp32 by the H200 sweep (2048-element tiles: 85% fwd / 82% fwd+bwd
+#: against 81% / 74% with 4096, whose backward spills registers); bf16 keeps 4096 (its 2048 tiles
+#: measured slower: 42% against 51% fwd+bwd at T = 16K); complex64 1024 (spill-free, 24% / 28%
+#: against 17% / 14% with the spilling 4096); float64 / complex128 by register count only.
 STREAM = {
     "f32": {"row_bytes": 128, "tile_elems": 2048, "num_warps": 4},
-    "half": {"row_bytes": 128, "tile_elems": 2048, "num_warps": 4},
+    "half": {"row_bytes": 128, "tile_elems": 4096, "num_warps": 4},
     "f64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
     "c64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
     "c128": {"row_bytes": 128, "tile_elems": 512, "num_warps": 4},
@@ -875,7 +877,8 @@ def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segmen
     programs = Bn * triton.cdiv(D, BD)
     sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
     narrow = Bn * triton.cdiv(D, max(4, min(BD, 64 // itemsize)))
-    if segments in (None, 1) and programs < 2 * sms and narrow >= TUNE["split_below"] * sms:
+    f32 = cfg is STREAM["f32"]  # the two rules below were measured for fp32 only
+    if f32 and segments in (None, 1) and programs < 2 * sms and narrow >= TUNE["split_below"] * sms:
         # one program per SM holds one tile in flight, too few bytes to cover the memory latency:
         # narrower rows (down to 64 bytes) give twice the programs (an H200 sweep of the earlier
         # kernel at [16, 65536, 256]: 61% with 64-byte rows against 51% with 128-byte rows)
@@ -889,6 +892,11 @@ def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segmen
             want = int(TUNE["split_to"] * sms)
             segments = min(triton.cdiv(want, programs), max(1, T // (4 * BT)), 256)
     S = max(1, int(segments))
+    if bwd and f32 and S == 1 and "bwd_tile_elems" not in cfg and 3 * sms < programs <= 5 * sms:
+        # the backward's tiles of 2048 fp32 fit 3 programs per SM (168 registers), those of 1024
+        # fit 5: between 3 and 5 programs per SM the smaller tiles run in one wave instead of
+        # ~1.3 (H200, [64, 16384, 256] fwd+bwd: 84% of copy against 73%; elsewhere 2048 wins)
+        BT = max(16, min(1024, (cfg["tile_elems"] // 2) // BD))
     SEG = triton.cdiv(triton.cdiv(T, S), BT) * BT
     S = triton.cdiv(T, SEG)
     return BT, BD, num_warps, S, SEG
