@@ -448,7 +448,8 @@ def _nearest_indexed(
     index. All K bounds at once (`_bounds_all`); the hinted representative first; then the
     representatives whose bound is within the best so far, smallest bound first (a linear argmin:
     few are visited), dropping those the improved best excludes. Scratch: lbv, cand, lbs of length
-    >= K, acc [2, TILE]. Counters as COUNTERS; the batched bound's prunes count as `pruned_index`.
+    >= K, acc [2, TILE]. Counters as COUNTERS; the batched bound's prunes count as `pruned_index`,
+    the split bound's as `pruned_split` (the one-by-one counters stay 0).
     """
     best = eps_sq
     best_t = -1
