@@ -49,10 +49,13 @@ VARIANTS: dict[str, dict] = {
     "tau32_noise0_sel": dict(tau=32, noise=0.0, eval_every=5, select_dh=5.0),
     "tau8": dict(tau=8),
     "tau12": dict(tau=12),
+    "tau10": dict(tau=10),
     "lr2e3": dict(lr_start=2e-3),
     "bal05": dict(balance=0.5),
     "bal1": dict(balance=1.0),
     "M40": dict(M=40),
+    "M40_e600": dict(M=40, epochs=600, lr_end=1e-4),
+    "M30_e900": dict(M=30, epochs=900, lr_end=1e-4),
 }
 
 

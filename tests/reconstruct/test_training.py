@@ -232,3 +232,15 @@ def test_benchmark_model_reproduces_lorenz_structure():
     assert len(hub) >= 1
     wings = [s for s in main if s != hub[0]]
     assert Pm[idx[wings[0]], idx[wings[1]]] == 0 and Pm[idx[wings[1]], idx[wings[0]]] == 0
+
+
+def test_paper_preset_is_the_authors_lorenz_recipe():
+    cfg = ALRNNReconstructor(preset="lorenz63-paper").config
+    assert (cfg.M, cfg.P, cfg.window, cfg.tau, cfg.forcing) == (20, 2, 200, 16, "stf")
+    assert (cfg.lr_start, cfg.lr_end, cfg.epochs, cfg.noise) == (1e-3, 1e-5, 2000, 0.05)
+    assert (cfg.batch_size, cfg.batches_per_epoch, cfg.eval_every) == (16, 50, 25)
+    assert (cfg.ema, cfg.select_dh, cfg.balance, cfg.eval_every_late) == (0.0, 0.0, 0.0, None)
+    with pytest.raises(InputError, match="alpha-end"):
+        ReconstructConfig(forcing="gtf", alpha=None, alpha_end=0.1).check()
+    with pytest.raises(InputError, match="ema"):
+        ReconstructConfig(ema=1.0).check()

@@ -10,6 +10,23 @@ checkpoint with the lowest D_stsp against the training series is kept (note 2.4)
 Several runs (seeds) train at once as one batched model: run r uses seed `seed + r` for its
 initialisation, its windows and its noise, so `runs=10, seed=0` gives run 3 exactly as
 `runs=1, seed=3` would.
+
+Options beyond the paper's recipe (all off by default; `benchmarks/reconstruct_sweep.py` measured
+them on Lorenz-63, `benchmarks/RESULTS.md` section "reconstruct" has the numbers):
+
+- `alpha_end`: generalised teacher forcing with alpha annealed geometrically from `alpha` to
+  `alpha_end` (Hess et al., ICML 2023, use a constant or adaptive alpha);
+- `tau_end`: sparse forcing with tau growing linearly over the epochs (longer horizons late);
+- `ema`: an exponential moving average of the parameters, updated after every batch,
+  avg_k = d avg_{k-1} + (1 - d) p_k from avg_0 = the initialisation; selection evaluates it and
+  the averaged checkpoint is what training returns;
+- `select_dh`: selection score D_stsp + select_dh * D_H (the paper selects on D_stsp alone);
+- `eval_every_late`: a different selection interval in the second half of training;
+- `eval_transient`: free-run steps dropped before the selection metrics (the test protocol drops
+  1000);
+- `validation`: a separate series to select against (the paper uses the training series);
+- `balance`: a share of the windows drawn in proportion to the rarity of their states (inverse
+  occupancy of a 10-per-dimension grid, summed over the window) instead of uniformly.
 """
 
 from __future__ import annotations
