@@ -916,6 +916,42 @@ def plan_lb(Bn: int, T: int, D: int, itemsize: int, cplx: bool):
     return BT, BD, cfg["num_warps"], triton.cdiv(T, BT)
 
 
+#: column mode (column.py): channels per lane (VEC: 1, or 16 bytes), tile rows BT, warps; time is
+#: split when there are fewer than `split_below` warps per SM, into about `split_to` warps per SM
+COL = {
+    "f32": {"vec": 1, "bt": 32, "num_warps": 1},
+    "half": {"vec": 1, "bt": 32, "num_warps": 1},
+    "f64": {"vec": 1, "bt": 16, "num_warps": 1},
+    "c64": {"vec": 1, "bt": 16, "num_warps": 1},
+    "c128": {"vec": 1, "bt": 8, "num_warps": 1},
+    "split_below": 2.0,
+    "split_to": 8.0,
+}
+
+
+def plan_col(
+    Bn, T, D, itemsize, cplx, device=None, segments=None, bwd=False, vec=None, bt=None, nw=None
+):
+    """Column mode's tiles: (BT, BD, num_warps, S, SEG, VEC); BD = VEC * 32 * num_warps channels
+    (every lane and warp along the channels, each thread holds whole time columns)."""
+    cfg = COL[lb_kind(itemsize, cplx)]
+    vec = vec or cfg["vec"]
+    BT = bt or cfg["bt"]
+    num_warps = nw or cfg["num_warps"]
+    BD = vec * 32 * num_warps
+    warps = Bn * triton.cdiv(D, BD) * num_warps
+    sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
+    if segments is None:
+        segments = 1
+        if warps < COL["split_below"] * sms:
+            want = int(COL["split_to"] * sms)
+            segments = min(triton.cdiv(want, warps), max(1, T // (4 * BT)), 256)
+    S = max(1, int(segments))
+    SEG = triton.cdiv(triton.cdiv(T, S), BT) * BT
+    S = triton.cdiv(T, SEG)
+    return BT, BD, num_warps, S, SEG, vec
+
+
 def choose_mode(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None) -> str:
     """The kernel a call uses (TUNE["mode"])."""
     return TUNE["mode"]
@@ -934,7 +970,7 @@ def _work(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if f64 else torch.float32
 
 
-def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
+def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, col=None):
     """Runs one scan; returns da [B, D] for a time-invariant `a` in the backward (summed over the
     per-tile or per-segment parts the kernel writes), else None."""
     Bn, T, D = x.shape
@@ -944,6 +980,8 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
     if mode is None:
         mode = "stream" if segments is not None else None
         mode = mode or choose_mode(Bn, T, D, x.element_size(), cplx, x.device)
+    if mode == "column" and f64:
+        mode = "stream"  # column mode is built and measured for 32-bit and 16-bit math only
     tv = a.dim() == 3
     dummy = _float_view(x)
     if mode == "lookback":
@@ -983,7 +1021,13 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
             num_warps=num_warps,
         )
         return None if parts is None else parts.sum(0)
-    BT, BD, num_warps, S, SEG = plan(Bn, T, D, x.element_size(), cplx, x.device, segments, bwd)
+    VEC = 0
+    if mode == "column":
+        BT, BD, num_warps, S, SEG, VEC = plan_col(
+            Bn, T, D, x.element_size(), cplx, x.device, segments, bwd, **(col or {})
+        )
+    else:
+        BT, BD, num_warps, S, SEG = plan(Bn, T, D, x.element_size(), cplx, x.device, segments, bwd)
     parts = None
     if bwd and not tv:
         parts = torch.empty((Bn, S, D), dtype=_work(x), device=x.device)
@@ -1014,6 +1058,11 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
         BD=BD,
         num_warps=num_warps,
     )
+    if VEC:
+        from . import column
+
+        kernel = column.KERNELS[(cplx, VEC == 1)]
+        meta["EVEN_D"] = D % BD == 0
     grid = (triton.cdiv(D, BD), Bn, S)
     if S > 1:
         kernel[grid](*args, PHASE=1, **meta)
@@ -1023,22 +1072,23 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None):
     return None if parts is None else parts.sum(1)
 
 
-def scan_fwd(a, b, h0, reverse, segments=None, mode=None):
+def scan_fwd(a, b, h0, reverse, segments=None, mode=None, col=None):
     """a: [B, T, D] or [B, D]; b: [B, T, D]; h0: [B, D] or None -> h [B, T, D] (dtype of b).
 
-    segments: force stream mode with this many time segments; mode: force "stream"/"lookback".
+    segments: force this many time segments (stream mode unless `mode` says otherwise); mode:
+    force "stream"/"lookback"/"column"; col: column mode's vec / bt / nw (plan_col).
     """
     out = torch.empty_like(b)
-    _launch(a, b, None, h0, out, None, None, reverse, False, segments, mode)
+    _launch(a, b, None, h0, out, None, None, reverse, False, segments, mode, col)
     return out
 
 
-def scan_bwd(a, h, h0, gh, reverse, segments=None, mode=None):
+def scan_bwd(a, h, h0, gh, reverse, segments=None, mode=None, col=None):
     """Fused backward: (da, db, dh0) shaped like a ([B, D] summed over time), h, [B, D]."""
     Bn, _, D = h.shape
     db = torch.empty_like(h)
     dh0 = torch.empty((Bn, D), dtype=_work(h), device=h.device)
     tv = a.dim() == 3
     da = torch.empty_like(a) if tv else None
-    da_sum = _launch(a, gh.to(h.dtype), h, h0, db, da, dh0, not reverse, True, segments, mode)
+    da_sum = _launch(a, gh.to(h.dtype), h, h0, db, da, dh0, not reverse, True, segments, mode, col)
     return (da if tv else da_sum), db, dh0

@@ -1,0 +1,440 @@
+"""Column-layout Triton kernels for `h_t = a_t * h_{t-1} + b_t` ("column" mode of triton.py).
+
+A program owns `BD = VEC * 32 * num_warps` channels of one batch row (and one time segment) and walks
+time in tiles of `BT` steps. With `BD` exactly one layout repetition wide, Triton's blocked layout
+puts every lane and warp along the channels, so each thread holds all `BT` time rows of its `VEC`
+channels: `tl.associative_scan` along time is a sequential chain of FMAs inside the thread (no
+shuffles, no shared memory, no barriers; checked on the PTX for sm_90). The carry enters the
+tile's first row before the scan (`x_0 <- x_0 + a_0 c`), so the scan's product of `a` is dead code
+outside the segment-aggregate pass. `VEC = 1` (one channel per lane, 32-bit accesses, four times the
+threads of `VEC = 4`) is compiled from a twin of the kernel that is not specialised on `T` and `D`,
+so that the compiler cannot prove 16-byte alignment and keeps one element per thread and row.
+
+Tiles that lie wholly inside the walk are loaded and stored without row masks; only the first tile
+of a program (it may read before the start of the sequence in the backward) and the last one are
+masked. The next tile's loads are issued before this tile's scan (software pipelining by hand).
+Time segments (reduce-then-scan), the backward's coefficients conj(a_{t+1}) and epilogue
+(db = g, da = g conj(h_{t-1}), dh0 = conj(a_0) g_0) follow the stream kernels of triton.py.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _comb_real(a1, x1, a2, x2):
+    return a2 * a1, a2 * x1 + x2
+
+
+@triton.jit
+def _comb_cplx(ar1, ai1, xr1, xi1, ar2, ai2, xr2, xi2):
+    return (
+        ar2 * ar1 - ai2 * ai1,
+        ar2 * ai1 + ai2 * ar1,
+        ar2 * xr1 - ai2 * xi1 + xr2,
+        ar2 * xi1 + ai2 * xr1 + xi2,
+    )
+
+
+@triton.jit
+def _last(x, r, BT: tl.constexpr):
+    # the row index of every register is a compile-time constant here: this folds to one value
+    return tl.sum(tl.where(r[:, None] == BT - 1, x, 0.0), axis=0)
+
+
+@triton.jit
+def _ld_real(
+    a_ptr, x_ptr, hs_ptr, base, roff, k, k_end, T, DD, dm, a_c, h0,
+    A_TV: tl.constexpr, HAS_H0: tl.constexpr, BWD: tl.constexpr, LOAD_H: tl.constexpr,
+    MASKED: tl.constexpr, EVEN_D: tl.constexpr, WT: tl.constexpr,
+):  # fmt: skip
+    """One [BT, BD] tile at walk steps k (rows), element offsets base + roff. DD: the signed
+    stride of one walk step. MASKED: rows outside [.., k_end) / before the sequence are masked."""
+    if MASKED:
+        km = k < k_end
+        m = km[:, None] & dm[None, :]
+        x = tl.load(x_ptr + base + roff, mask=m, other=0.0).to(WT)
+        if A_TV:
+            if BWD:  # coefficient of walk step k: a at walk step k - 1 (conj is a no-op: real)
+                am = m & (k >= 1)[:, None]
+                a = tl.load(a_ptr + (base - DD) + roff, mask=am, other=1.0).to(WT)
+            else:
+                a = tl.load(a_ptr + base + roff, mask=m, other=1.0).to(WT)
+        else:
+            a = tl.where(km[:, None], a_c[None, :], 1.0)
+        hp = x
+        if LOAD_H:  # h_{t-1} of the forward recurrence: the state at walk step k + 1
+            hm = m & (k + 1 < T)[:, None]
+            hp = tl.load(hs_ptr + (base + DD) + roff, mask=hm, other=0.0).to(WT)
+            if HAS_H0:
+                hp = tl.where((k + 1 == T)[:, None], h0[None, :], hp)
+    else:
+        if EVEN_D:
+            x = tl.load(x_ptr + base + roff).to(WT)
+        else:
+            x = tl.load(x_ptr + base + roff, mask=dm[None, :], other=0.0).to(WT)
+        if A_TV:
+            if BWD:
+                off = base - DD
+            else:
+                off = base
+            if EVEN_D:
+                a = tl.load(a_ptr + off + roff).to(WT)
+            else:
+                a = tl.load(a_ptr + off + roff, mask=dm[None, :], other=1.0).to(WT)
+        else:
+            a = tl.broadcast_to(a_c[None, :], x.shape)
+        hp = x
+        if LOAD_H:
+            if EVEN_D:
+                hp = tl.load(hs_ptr + (base + DD) + roff).to(WT)
+            else:
+                hp = tl.load(hs_ptr + (base + DD) + roff, mask=dm[None, :], other=0.0).to(WT)
+    return a, x, hp
+
+
+@triton.jit
+def _st(ptr, off, v, dm, m, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
+    if MASKED:
+        tl.store(ptr + off, v.to(ptr.dtype.element_ty), mask=m)
+    elif EVEN_D:
+        tl.store(ptr + off, v.to(ptr.dtype.element_ty))
+    else:
+        tl.store(ptr + off, v.to(ptr.dtype.element_ty), mask=dm[None, :])
+
+
+def _col_real(
+    a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, D, SEG, NSEG,
+    A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
+    PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr, BT: tl.constexpr,
+    BD: tl.constexpr,
+):  # fmt: skip
+    # PHASE 0: the whole time axis; 1: segment aggregates (A, X) only; 2: segments seeded with the
+    # composition of the aggregates before them. REV: walk time backwards. BWD: x is dh, the
+    # coefficient of a walk step is a at the previous walk step, outputs db (out), da, dh0.
+    WT: tl.constexpr = tl.float64 if F64 else tl.float32
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1).to(tl.int64)
+    s = tl.program_id(2)
+    d = pid_d * BD + tl.arange(0, BD)
+    dm = d < D
+    r = tl.arange(0, BT)
+    k_begin = s * SEG
+    k_end = tl.minimum(k_begin + SEG, T)
+    LOAD_H: tl.constexpr = BWD and PHASE != 1
+    if REV:
+        DD = -D
+        t_first = (bi * T + T - 1) * D  # element offset of walk step 0, channel 0
+    else:
+        DD = D
+        t_first = bi * T * D
+    roff = r[:, None] * DD + d[None, :]  # int32 offsets inside a tile
+
+    c = tl.zeros([BD], WT)
+    h0 = tl.zeros([BD], WT)
+    if HAS_H0:
+        h0 = tl.load(h0_ptr + bi * D + d, mask=dm, other=0.0).to(WT)
+        if not BWD and PHASE != 1:
+            c = h0
+    if PHASE == 2:
+        for j in range(0, NSEG):
+            jm = dm & (j < s)
+            aj = tl.load(agg_ptr + ((bi * NSEG + j) * 2) * D + d, mask=jm, other=1.0)
+            xj = tl.load(agg_ptr + ((bi * NSEG + j) * 2 + 1) * D + d, mask=jm, other=0.0)
+            c = aj.to(WT) * c + xj.to(WT)
+    a_c = tl.full([BD], 1.0, WT)
+    if not A_TV:
+        a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)
+    acc_a = tl.full([BD], 1.0, WT)
+    da_acc = tl.zeros([BD], WT)
+    # last walk step an unmasked tile may touch: the backward reads one row past the tile (hp)
+    if LOAD_H:
+        lim = tl.minimum(k_end, T - 1)
+    else:
+        lim = k_end
+    ntiles = tl.cdiv(k_end - k_begin, BT)
+
+    a_n, x_n, hp_n = _ld_real(
+        a_ptr, x_ptr, hs_ptr, t_first + k_begin.to(tl.int64) * DD, roff, k_begin + r, k_end, T,
+        DD, dm, a_c, h0, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+    )  # fmt: skip
+    for i in range(0, ntiles):
+        a = a_n
+        x = x_n
+        hp = hp_n
+        k0 = k_begin + i * BT
+        kn = k0 + BT
+        bn = t_first + kn.to(tl.int64) * DD
+        if kn + BT <= lim:
+            a_n, x_n, hp_n = _ld_real(
+                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, a_c, h0,
+                A_TV, HAS_H0, BWD, LOAD_H, False, EVEN_D, WT,
+            )  # fmt: skip
+        else:
+            a_n, x_n, hp_n = _ld_real(
+                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, a_c, h0,
+                A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+            )  # fmt: skip
+        # fold the carry into the first row; the in-thread scan is then h itself
+        x = tl.where(r[:, None] == 0, x + a * c[None, :], x)
+        A, H = tl.associative_scan((a, x), 0, _comb_real)
+        if PHASE == 1:
+            acc_a = acc_a * _last(A, r, BT)
+        else:
+            b0 = t_first + k0.to(tl.int64) * DD
+            full = k0 + BT <= k_end
+            m = (k0 + r < k_end)[:, None] & dm[None, :]
+            if full:
+                _st(out_ptr, b0 + roff, H, dm, m, False, EVEN_D)
+                if BWD and A_TV:
+                    _st(da_ptr, b0 + roff, H * hp, dm, m, False, EVEN_D)
+            else:
+                _st(out_ptr, b0 + roff, H, dm, m, True, EVEN_D)
+                if BWD and A_TV:
+                    _st(da_ptr, b0 + roff, H * hp, dm, m, True, EVEN_D)
+            if BWD and not A_TV:
+                da_acc += tl.sum(H * hp, axis=0)  # masked rows: hp = 0
+        c = _last(H, r, BT)
+
+    if PHASE == 1:
+        tl.store(agg_ptr + ((bi * NSEG + s) * 2) * D + d, acc_a, mask=dm)
+        tl.store(agg_ptr + ((bi * NSEG + s) * 2 + 1) * D + d, c, mask=dm)
+    if BWD and PHASE != 1:
+        last_seg = s == NSEG - 1
+        if not A_TV:
+            tl.store(da_ptr + (bi * NSEG + s) * D + d, da_acc, mask=dm)
+        if A_TV:
+            if REV:
+                t0 = 0
+            else:
+                t0 = T - 1
+            a0 = tl.load(a_ptr + (bi * T + t0) * D + d, mask=dm & last_seg, other=0.0).to(WT)
+        else:
+            a0 = a_c
+        tl.store(dh0_ptr + bi * D + d, a0 * c, mask=dm & last_seg)
+
+
+@triton.jit
+def _ld_cplx(
+    a_ptr, x_ptr, hs_ptr, base, roff, k, k_end, T, DD, dm, acr, aci, h0r, h0i,
+    A_TV: tl.constexpr, HAS_H0: tl.constexpr, BWD: tl.constexpr, LOAD_H: tl.constexpr,
+    MASKED: tl.constexpr, EVEN_D: tl.constexpr, WT: tl.constexpr,
+):  # fmt: skip
+    """_ld_real for interleaved (re, im) pairs: roff is [BT, BD, 2], offsets in floats."""
+    km = k < k_end
+    if MASKED:
+        m3 = (km[:, None] & dm[None, :])[:, :, None]
+    else:
+        m3 = tl.broadcast_to(dm[None, :, None], roff.shape)
+    if EVEN_D and not MASKED:
+        xr, xi = tl.split(tl.load(x_ptr + base + roff).to(WT))
+    else:
+        xr, xi = tl.split(tl.load(x_ptr + base + roff, mask=m3, other=0.0).to(WT))
+    if A_TV:
+        if BWD:
+            off = base - DD
+        else:
+            off = base
+        if MASKED:
+            if BWD:
+                am = m3 & (k >= 1)[:, None, None]
+            else:
+                am = m3
+            ar, ai = tl.split(tl.load(a_ptr + off + roff, mask=am, other=0.0).to(WT))
+            ar = tl.where(km[:, None], ar, 1.0)
+            ai = tl.where(km[:, None], ai, 0.0)
+        elif EVEN_D:
+            ar, ai = tl.split(tl.load(a_ptr + off + roff).to(WT))
+        else:
+            ar, ai = tl.split(tl.load(a_ptr + off + roff, mask=m3, other=0.0).to(WT))
+        if BWD:
+            ai = -ai
+        if MASKED and BWD:
+            ar = tl.where((k >= 1)[:, None], ar, 1.0)
+    else:
+        if MASKED:
+            ar = tl.where(km[:, None], acr[None, :], 1.0)
+            ai = tl.where(km[:, None], aci[None, :], 0.0)
+        else:
+            ar = tl.broadcast_to(acr[None, :], xr.shape)
+            ai = tl.broadcast_to(aci[None, :], xr.shape)
+    pr = xr
+    pi = xi
+    if LOAD_H:
+        if MASKED:
+            hm = m3 & (k + 1 < T)[:, None, None]
+            pr, pi = tl.split(tl.load(hs_ptr + (base + DD) + roff, mask=hm, other=0.0).to(WT))
+            if HAS_H0:
+                first = (k + 1 == T)[:, None]
+                pr = tl.where(first, h0r[None, :], pr)
+                pi = tl.where(first, h0i[None, :], pi)
+        elif EVEN_D:
+            pr, pi = tl.split(tl.load(hs_ptr + (base + DD) + roff).to(WT))
+        else:
+            pr, pi = tl.split(tl.load(hs_ptr + (base + DD) + roff, mask=m3, other=0.0).to(WT))
+    return ar, ai, xr, xi, pr, pi
+
+
+@triton.jit
+def _st3(ptr, off, vr, vi, m3, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
+    v = tl.join(vr, vi).to(ptr.dtype.element_ty)
+    if EVEN_D and not MASKED:
+        tl.store(ptr + off, v)
+    else:
+        tl.store(ptr + off, v, mask=m3)
+
+
+def _col_cplx(
+    a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, D, SEG, NSEG,
+    A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
+    PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr, BT: tl.constexpr,
+    BD: tl.constexpr,
+):  # fmt: skip
+    # _col_real on float views of interleaved (re, im) pairs (offsets in floats: 2 per element).
+    WT: tl.constexpr = tl.float64 if F64 else tl.float32
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1).to(tl.int64)
+    s = tl.program_id(2)
+    d = pid_d * BD + tl.arange(0, BD)
+    dm = d < D
+    r = tl.arange(0, BT)
+    two = tl.arange(0, 2)
+    k_begin = s * SEG
+    k_end = tl.minimum(k_begin + SEG, T)
+    LOAD_H: tl.constexpr = BWD and PHASE != 1
+    if REV:
+        DD = -2 * D
+        t_first = (bi * T + T - 1) * D * 2
+    else:
+        DD = 2 * D
+        t_first = bi * T * D * 2
+    roff = (r[:, None] * DD + 2 * d[None, :])[:, :, None] + two[None, None, :]
+    vec = (bi * D + d)[:, None] * 2 + two[None, :]
+
+    cr = tl.zeros([BD], WT)
+    ci = tl.zeros([BD], WT)
+    h0r = tl.zeros([BD], WT)
+    h0i = tl.zeros([BD], WT)
+    if HAS_H0:
+        h0r, h0i = tl.split(tl.load(h0_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+        if not BWD and PHASE != 1:
+            cr = h0r
+            ci = h0i
+    if PHASE == 2:
+        for j in range(0, NSEG):
+            jm = dm & (j < s)
+            gb = (bi * NSEG + j) * 4 * D
+            ajr = tl.load(agg_ptr + gb + d, mask=jm, other=1.0).to(WT)
+            aji = tl.load(agg_ptr + gb + D + d, mask=jm, other=0.0).to(WT)
+            xjr = tl.load(agg_ptr + gb + 2 * D + d, mask=jm, other=0.0).to(WT)
+            xji = tl.load(agg_ptr + gb + 3 * D + d, mask=jm, other=0.0).to(WT)
+            ncr = ajr * cr - aji * ci + xjr
+            ci = ajr * ci + aji * cr + xji
+            cr = ncr
+    acr = tl.full([BD], 1.0, WT)
+    aci = tl.zeros([BD], WT)
+    if not A_TV:
+        acr, aci = tl.split(tl.load(a_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+        if BWD:
+            aci = -aci
+    acc_ar = tl.full([BD], 1.0, WT)
+    acc_ai = tl.zeros([BD], WT)
+    da_r = tl.zeros([BD], WT)
+    da_i = tl.zeros([BD], WT)
+    if LOAD_H:
+        lim = tl.minimum(k_end, T - 1)
+    else:
+        lim = k_end
+    ntiles = tl.cdiv(k_end - k_begin, BT)
+
+    ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
+        a_ptr, x_ptr, hs_ptr, t_first + k_begin.to(tl.int64) * DD, roff, k_begin + r, k_end, T,
+        DD, dm, acr, aci, h0r, h0i, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+    )  # fmt: skip
+    for i in range(0, ntiles):
+        ar = ar_n
+        ai = ai_n
+        xr = xr_n
+        xi = xi_n
+        pr = pr_n
+        pi = pi_n
+        k0 = k_begin + i * BT
+        kn = k0 + BT
+        bn = t_first + kn.to(tl.int64) * DD
+        if kn + BT <= lim:
+            ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
+                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, acr, aci, h0r, h0i,
+                A_TV, HAS_H0, BWD, LOAD_H, False, EVEN_D, WT,
+            )  # fmt: skip
+        else:
+            ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
+                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, acr, aci, h0r, h0i,
+                A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+            )  # fmt: skip
+        first = r[:, None] == 0
+        xr = tl.where(first, xr + ar * cr[None, :] - ai * ci[None, :], xr)
+        xi = tl.where(first, xi + ar * ci[None, :] + ai * cr[None, :], xi)
+        Ar, Ai, Hr, Hi = tl.associative_scan((ar, ai, xr, xi), 0, _comb_cplx)
+        if PHASE == 1:
+            lar = _last(Ar, r, BT)
+            lai = _last(Ai, r, BT)
+            nr = lar * acc_ar - lai * acc_ai
+            acc_ai = lar * acc_ai + lai * acc_ar
+            acc_ar = nr
+        else:
+            b0 = t_first + k0.to(tl.int64) * DD
+            full = k0 + BT <= k_end
+            m3 = ((k0 + r < k_end)[:, None] & dm[None, :])[:, :, None]
+            if BWD:  # da = g conj(h_prev)
+                gr = Hr * pr + Hi * pi
+                gi = Hi * pr - Hr * pi
+            if full:
+                _st3(out_ptr, b0 + roff, Hr, Hi, m3, False, EVEN_D)
+                if BWD and A_TV:
+                    _st3(da_ptr, b0 + roff, gr, gi, m3, False, EVEN_D)
+            else:
+                _st3(out_ptr, b0 + roff, Hr, Hi, m3, True, EVEN_D)
+                if BWD and A_TV:
+                    _st3(da_ptr, b0 + roff, gr, gi, m3, True, EVEN_D)
+            if BWD and not A_TV:
+                da_r += tl.sum(gr, axis=0)  # masked rows: h_prev = 0
+                da_i += tl.sum(gi, axis=0)
+        cr = _last(Hr, r, BT)
+        ci = _last(Hi, r, BT)
+
+    if PHASE == 1:
+        gb = (bi * NSEG + s) * 4 * D
+        tl.store(agg_ptr + gb + d, acc_ar, mask=dm)
+        tl.store(agg_ptr + gb + D + d, acc_ai, mask=dm)
+        tl.store(agg_ptr + gb + 2 * D + d, cr, mask=dm)
+        tl.store(agg_ptr + gb + 3 * D + d, ci, mask=dm)
+    if BWD and PHASE != 1:
+        last_seg = s == NSEG - 1
+        if not A_TV:
+            po = ((bi * NSEG + s) * D + d)[:, None] * 2 + two[None, :]
+            tl.store(da_ptr + po, tl.join(da_r, da_i), mask=dm[:, None])
+        lm = (dm & last_seg)[:, None]
+        if A_TV:
+            if REV:
+                t0 = 0
+            else:
+                t0 = T - 1
+            po = ((bi * T + t0) * D + d)[:, None] * 2 + two[None, :]
+            a0r, a0i = tl.split(tl.load(a_ptr + po, mask=lm, other=0.0).to(WT))
+            a0i = -a0i
+        else:
+            a0r = acr
+            a0i = aci
+        tl.store(dh0_ptr + vec, tl.join(a0r * cr - a0i * ci, a0r * ci + a0i * cr), mask=lm)
+
+
+#: VEC > 1 (16-byte accesses, D % 16 == 0): specialised on T and D as usual; VEC = 1: a twin not
+#: specialised on them (module docstring)
+KERNELS = {
+    (False, False): triton.jit(_col_real),
+    (False, True): triton.jit(_col_real, do_not_specialize=["T", "D"]),
+    (True, False): triton.jit(_col_cplx),
+    (True, True): triton.jit(_col_cplx, do_not_specialize=["T", "D"]),
+}
