@@ -45,6 +45,14 @@ def _last(x, r, BT: tl.constexpr):
 
 
 @triton.jit
+def _p(ptr, base, off):
+    """Pointers of a tile: off = (rows [BT, 1] * stride, lanes [BD]); the lane part is added
+    first, so that each row's part is a constant (an immediate offset of the load)."""
+    rows, lanes = off
+    return (ptr + base + lanes)[None, :] + rows
+
+
+@triton.jit
 def _ld_real(
     a_ptr, x_ptr, hs_ptr, base, roff, k, k_end, T, DD, dm, a_c, h0,
     A_TV: tl.constexpr, HAS_H0: tl.constexpr, BWD: tl.constexpr, LOAD_H: tl.constexpr,
@@ -55,61 +63,62 @@ def _ld_real(
     if MASKED:
         km = k < k_end
         m = km[:, None] & dm[None, :]
-        x = tl.load(x_ptr + base + roff, mask=m, other=0.0).to(WT)
+        x = tl.load(_p(x_ptr, base, roff), mask=m, other=0.0).to(WT)
         if A_TV:
             if BWD:  # coefficient of walk step k: a at walk step k - 1 (conj is a no-op: real)
                 am = m & (k >= 1)[:, None]
-                a = tl.load(a_ptr + (base - DD) + roff, mask=am, other=1.0).to(WT)
+                a = tl.load(_p(a_ptr, base - DD, roff), mask=am, other=1.0).to(WT)
             else:
-                a = tl.load(a_ptr + base + roff, mask=m, other=1.0).to(WT)
+                a = tl.load(_p(a_ptr, base, roff), mask=m, other=1.0).to(WT)
         else:
             a = tl.where(km[:, None], a_c[None, :], 1.0)
         hp = x
         if LOAD_H:  # h_{t-1} of the forward recurrence: the state at walk step k + 1
             hm = m & (k + 1 < T)[:, None]
-            hp = tl.load(hs_ptr + (base + DD) + roff, mask=hm, other=0.0).to(WT)
+            hp = tl.load(_p(hs_ptr, base + DD, roff), mask=hm, other=0.0).to(WT)
             if HAS_H0:
                 hp = tl.where((k + 1 == T)[:, None], h0[None, :], hp)
     else:
         if EVEN_D:
-            x = tl.load(x_ptr + base + roff).to(WT)
+            x = tl.load(_p(x_ptr, base, roff)).to(WT)
         else:
-            x = tl.load(x_ptr + base + roff, mask=dm[None, :], other=0.0).to(WT)
+            x = tl.load(_p(x_ptr, base, roff), mask=dm[None, :], other=0.0).to(WT)
         if A_TV:
             if BWD:
                 off = base - DD
             else:
                 off = base
             if EVEN_D:
-                a = tl.load(a_ptr + off + roff).to(WT)
+                a = tl.load(_p(a_ptr, off, roff)).to(WT)
             else:
-                a = tl.load(a_ptr + off + roff, mask=dm[None, :], other=1.0).to(WT)
+                a = tl.load(_p(a_ptr, off, roff), mask=dm[None, :], other=1.0).to(WT)
         else:
             a = tl.broadcast_to(a_c[None, :], x.shape)
         hp = x
         if LOAD_H:
             if EVEN_D:
-                hp = tl.load(hs_ptr + (base + DD) + roff).to(WT)
+                hp = tl.load(_p(hs_ptr, base + DD, roff)).to(WT)
             else:
-                hp = tl.load(hs_ptr + (base + DD) + roff, mask=dm[None, :], other=0.0).to(WT)
+                hp = tl.load(_p(hs_ptr, base + DD, roff), mask=dm[None, :], other=0.0).to(WT)
     return a, x, hp
 
 
 @triton.jit
 def _st(ptr, off, v, dm, m, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
+    q = _p(ptr, 0, off)
     if MASKED:
-        tl.store(ptr + off, v.to(ptr.dtype.element_ty), mask=m)
+        tl.store(q, v.to(ptr.dtype.element_ty), mask=m)
     elif EVEN_D:
-        tl.store(ptr + off, v.to(ptr.dtype.element_ty))
+        tl.store(q, v.to(ptr.dtype.element_ty))
     else:
-        tl.store(ptr + off, v.to(ptr.dtype.element_ty), mask=dm[None, :])
+        tl.store(q, v.to(ptr.dtype.element_ty), mask=dm[None, :])
 
 
 def _col_real(
-    a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, D, SEG, NSEG,
-    A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
-    PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr, BT: tl.constexpr,
-    BD: tl.constexpr,
+    a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, Z, SEG, NSEG,
+    D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
+    BWD: tl.constexpr, PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr,
+    SCALAR: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
 ):  # fmt: skip
     # PHASE 0: the whole time axis; 1: segment aggregates (A, X) only; 2: segments seeded with the
     # composition of the aggregates before them. REV: walk time backwards. BWD: x is dh, the
@@ -125,12 +134,14 @@ def _col_real(
     k_end = tl.minimum(k_begin + SEG, T)
     LOAD_H: tl.constexpr = BWD and PHASE != 1
     if REV:
-        DD = -D
+        DD: tl.constexpr = -D
         t_first = (bi * T + T - 1) * D  # element offset of walk step 0, channel 0
     else:
-        DD = D
+        DD: tl.constexpr = D
         t_first = bi * T * D
-    roff = r[:, None] * DD + d[None, :]  # int32 offsets inside a tile
+    if SCALAR:  # Z = 0, not specialised: hides the 16-byte alignment (one element per lane)
+        t_first += Z
+    roff = (r[:, None] * DD, d)  # offsets inside a tile (rows, lanes): see _p
 
     c = tl.zeros([BD], WT)
     h0 = tl.zeros([BD], WT)
@@ -187,13 +198,13 @@ def _col_real(
             full = k0 + BT <= k_end
             m = (k0 + r < k_end)[:, None] & dm[None, :]
             if full:
-                _st(out_ptr, b0 + roff, H, dm, m, False, EVEN_D)
+                _st(out_ptr + b0, roff, H, dm, m, False, EVEN_D)
                 if BWD and A_TV:
-                    _st(da_ptr, b0 + roff, H * hp, dm, m, False, EVEN_D)
+                    _st(da_ptr + b0, roff, H * hp, dm, m, False, EVEN_D)
             else:
-                _st(out_ptr, b0 + roff, H, dm, m, True, EVEN_D)
+                _st(out_ptr + b0, roff, H, dm, m, True, EVEN_D)
                 if BWD and A_TV:
-                    _st(da_ptr, b0 + roff, H * hp, dm, m, True, EVEN_D)
+                    _st(da_ptr + b0, roff, H * hp, dm, m, True, EVEN_D)
             if BWD and not A_TV:
                 da_acc += tl.sum(H * hp, axis=0)  # masked rows: hp = 0
         c = _last(H, r, BT)
@@ -216,43 +227,73 @@ def _col_real(
         tl.store(dh0_ptr + bi * D + d, a0 * c, mask=dm & last_seg)
 
 
+#: (re, im) = (1, 0) as one 64-bit word: the low half is the real part (little endian)
+ONE64 = tl.constexpr(0x3F800000)
+
+
+@triton.jit
+def _unpack(v, WT: tl.constexpr):
+    """One complex64 element read as a 64-bit integer -> (re, im) in WT."""
+    lo = v.to(tl.uint32)
+    hi = (v >> 32).to(tl.uint32)
+    return lo.to(tl.float32, bitcast=True).to(WT), hi.to(tl.float32, bitcast=True).to(WT)
+
+
+@triton.jit
+def _pack(vr, vi):
+    lo = vr.to(tl.float32).to(tl.uint32, bitcast=True).to(tl.uint64)
+    hi = vi.to(tl.float32).to(tl.uint32, bitcast=True).to(tl.uint64)
+    return ((hi << 32) | lo).to(tl.int64, bitcast=True)
+
+
+@triton.jit
+def _ld2(ptr, off, m, other, MASKED: tl.constexpr, EVEN_D: tl.constexpr, WT: tl.constexpr):
+    """A tile of complex64 elements, each read as one 64-bit word (a [BT, BD, 2] float tile would
+    put the pair's two halves on two lanes: shuffles), split into (re, im) planes."""
+    if MASKED or not EVEN_D:
+        v = tl.load(_p(ptr, 0, off), mask=m, other=other)
+    else:
+        v = tl.load(_p(ptr, 0, off))
+    return _unpack(v, WT)
+
+
+@triton.jit
+def _ld2v(ptr, off, m, other, WT: tl.constexpr):
+    """_ld2 for a [BD] vector at element offsets off."""
+    return _unpack(tl.load(ptr + off, mask=m, other=other), WT)
+
+
+@triton.jit
+def _st2v(ptr, off, vr, vi, m):
+    tl.store(ptr + off, _pack(vr, vi), mask=m)
+
+
 @triton.jit
 def _ld_cplx(
     a_ptr, x_ptr, hs_ptr, base, roff, k, k_end, T, DD, dm, acr, aci, h0r, h0i,
     A_TV: tl.constexpr, HAS_H0: tl.constexpr, BWD: tl.constexpr, LOAD_H: tl.constexpr,
     MASKED: tl.constexpr, EVEN_D: tl.constexpr, WT: tl.constexpr,
 ):  # fmt: skip
-    """_ld_real for interleaved (re, im) pairs: roff is [BT, BD, 2], offsets in floats."""
+    """_ld_real for interleaved (re, im) pairs: offsets in floats, planes loaded separately (a
+    [BT, BD, 2] tile would put the pair's two floats on two lanes: shuffles)."""
     km = k < k_end
     if MASKED:
-        m3 = (km[:, None] & dm[None, :])[:, :, None]
+        m = km[:, None] & dm[None, :]
     else:
-        m3 = tl.broadcast_to(dm[None, :, None], roff.shape)
-    if EVEN_D and not MASKED:
-        xr, xi = tl.split(tl.load(x_ptr + base + roff).to(WT))
-    else:
-        xr, xi = tl.split(tl.load(x_ptr + base + roff, mask=m3, other=0.0).to(WT))
+        rows, lanes = roff
+        m = tl.broadcast_to(dm[None, :], (rows.shape[0], lanes.shape[0]))
+    xr, xi = _ld2(x_ptr + base, roff, m, 0, MASKED, EVEN_D, WT)
     if A_TV:
         if BWD:
             off = base - DD
         else:
             off = base
-        if MASKED:
-            if BWD:
-                am = m3 & (k >= 1)[:, None, None]
-            else:
-                am = m3
-            ar, ai = tl.split(tl.load(a_ptr + off + roff, mask=am, other=0.0).to(WT))
-            ar = tl.where(km[:, None], ar, 1.0)
-            ai = tl.where(km[:, None], ai, 0.0)
-        elif EVEN_D:
-            ar, ai = tl.split(tl.load(a_ptr + off + roff).to(WT))
-        else:
-            ar, ai = tl.split(tl.load(a_ptr + off + roff, mask=m3, other=0.0).to(WT))
+        am = m
+        if MASKED and BWD:
+            am = m & (k >= 1)[:, None]
+        ar, ai = _ld2(a_ptr + off, roff, am, ONE64, MASKED, EVEN_D, WT)
         if BWD:
             ai = -ai
-        if MASKED and BWD:
-            ar = tl.where((k >= 1)[:, None], ar, 1.0)
     else:
         if MASKED:
             ar = tl.where(km[:, None], acr[None, :], 1.0)
@@ -263,36 +304,32 @@ def _ld_cplx(
     pr = xr
     pi = xi
     if LOAD_H:
+        hm = m
         if MASKED:
-            hm = m3 & (k + 1 < T)[:, None, None]
-            pr, pi = tl.split(tl.load(hs_ptr + (base + DD) + roff, mask=hm, other=0.0).to(WT))
-            if HAS_H0:
-                first = (k + 1 == T)[:, None]
-                pr = tl.where(first, h0r[None, :], pr)
-                pi = tl.where(first, h0i[None, :], pi)
-        elif EVEN_D:
-            pr, pi = tl.split(tl.load(hs_ptr + (base + DD) + roff).to(WT))
-        else:
-            pr, pi = tl.split(tl.load(hs_ptr + (base + DD) + roff, mask=m3, other=0.0).to(WT))
+            hm = m & (k + 1 < T)[:, None]
+        pr, pi = _ld2(hs_ptr + (base + DD), roff, hm, 0, MASKED, EVEN_D, WT)
+        if MASKED and HAS_H0:
+            first = (k + 1 == T)[:, None]
+            pr = tl.where(first, h0r[None, :], pr)
+            pi = tl.where(first, h0i[None, :], pi)
     return ar, ai, xr, xi, pr, pi
 
 
 @triton.jit
-def _st3(ptr, off, vr, vi, m3, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
-    v = tl.join(vr, vi).to(ptr.dtype.element_ty)
+def _st2(ptr, off, vr, vi, m, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
     if EVEN_D and not MASKED:
-        tl.store(ptr + off, v)
+        tl.store(_p(ptr, 0, off), _pack(vr, vi))
     else:
-        tl.store(ptr + off, v, mask=m3)
+        tl.store(_p(ptr, 0, off), _pack(vr, vi), mask=m)
 
 
 def _col_cplx(
-    a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, D, SEG, NSEG,
-    A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
-    PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr, BT: tl.constexpr,
-    BD: tl.constexpr,
+    a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, Z, SEG, NSEG,
+    D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
+    BWD: tl.constexpr, PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr,
+    SCALAR: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
 ):  # fmt: skip
-    # _col_real on float views of interleaved (re, im) pairs (offsets in floats: 2 per element).
+    # _col_real on complex64 tensors viewed as int64 (one 64-bit word per element; agg: floats).
     WT: tl.constexpr = tl.float64 if F64 else tl.float32
     pid_d = tl.program_id(0)
     bi = tl.program_id(1).to(tl.int64)
@@ -300,25 +337,26 @@ def _col_cplx(
     d = pid_d * BD + tl.arange(0, BD)
     dm = d < D
     r = tl.arange(0, BT)
-    two = tl.arange(0, 2)
     k_begin = s * SEG
     k_end = tl.minimum(k_begin + SEG, T)
     LOAD_H: tl.constexpr = BWD and PHASE != 1
     if REV:
-        DD = -2 * D
-        t_first = (bi * T + T - 1) * D * 2
+        DD: tl.constexpr = -D
+        t_first = (bi * T + T - 1) * D
     else:
-        DD = 2 * D
-        t_first = bi * T * D * 2
-    roff = (r[:, None] * DD + 2 * d[None, :])[:, :, None] + two[None, None, :]
-    vec = (bi * D + d)[:, None] * 2 + two[None, :]
+        DD: tl.constexpr = D
+        t_first = bi * T * D
+    if SCALAR:
+        t_first += Z
+    roff = (r[:, None] * DD, d)
+    vec = bi * D + d
 
     cr = tl.zeros([BD], WT)
     ci = tl.zeros([BD], WT)
     h0r = tl.zeros([BD], WT)
     h0i = tl.zeros([BD], WT)
     if HAS_H0:
-        h0r, h0i = tl.split(tl.load(h0_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+        h0r, h0i = _ld2v(h0_ptr, vec, dm, 0, WT)
         if not BWD and PHASE != 1:
             cr = h0r
             ci = h0i
@@ -336,7 +374,7 @@ def _col_cplx(
     acr = tl.full([BD], 1.0, WT)
     aci = tl.zeros([BD], WT)
     if not A_TV:
-        acr, aci = tl.split(tl.load(a_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
+        acr, aci = _ld2v(a_ptr, vec, dm, ONE64, WT)
         if BWD:
             aci = -aci
     acc_ar = tl.full([BD], 1.0, WT)
@@ -386,18 +424,18 @@ def _col_cplx(
         else:
             b0 = t_first + k0.to(tl.int64) * DD
             full = k0 + BT <= k_end
-            m3 = ((k0 + r < k_end)[:, None] & dm[None, :])[:, :, None]
+            m = (k0 + r < k_end)[:, None] & dm[None, :]
             if BWD:  # da = g conj(h_prev)
                 gr = Hr * pr + Hi * pi
                 gi = Hi * pr - Hr * pi
             if full:
-                _st3(out_ptr, b0 + roff, Hr, Hi, m3, False, EVEN_D)
+                _st2(out_ptr + b0, roff, Hr, Hi, m, False, EVEN_D)
                 if BWD and A_TV:
-                    _st3(da_ptr, b0 + roff, gr, gi, m3, False, EVEN_D)
+                    _st2(da_ptr + b0, roff, gr, gi, m, False, EVEN_D)
             else:
-                _st3(out_ptr, b0 + roff, Hr, Hi, m3, True, EVEN_D)
+                _st2(out_ptr + b0, roff, Hr, Hi, m, True, EVEN_D)
                 if BWD and A_TV:
-                    _st3(da_ptr, b0 + roff, gr, gi, m3, True, EVEN_D)
+                    _st2(da_ptr + b0, roff, gr, gi, m, True, EVEN_D)
             if BWD and not A_TV:
                 da_r += tl.sum(gr, axis=0)  # masked rows: h_prev = 0
                 da_i += tl.sum(gi, axis=0)
@@ -413,28 +451,26 @@ def _col_cplx(
     if BWD and PHASE != 1:
         last_seg = s == NSEG - 1
         if not A_TV:
-            po = ((bi * NSEG + s) * D + d)[:, None] * 2 + two[None, :]
-            tl.store(da_ptr + po, tl.join(da_r, da_i), mask=dm[:, None])
-        lm = (dm & last_seg)[:, None]
+            po = (bi * NSEG + s) * D + d
+            _st2v(da_ptr, po, da_r, da_i, dm)
+        lm = dm & last_seg
         if A_TV:
             if REV:
                 t0 = 0
             else:
                 t0 = T - 1
-            po = ((bi * T + t0) * D + d)[:, None] * 2 + two[None, :]
-            a0r, a0i = tl.split(tl.load(a_ptr + po, mask=lm, other=0.0).to(WT))
+            a0r, a0i = _ld2v(a_ptr, (bi * T + t0) * D + d, lm, 0, WT)
             a0i = -a0i
         else:
             a0r = acr
             a0i = aci
-        tl.store(dh0_ptr + vec, tl.join(a0r * cr - a0i * ci, a0r * ci + a0i * cr), mask=lm)
+        _st2v(dh0_ptr, vec, a0r * cr - a0i * ci, a0r * ci + a0i * cr, lm)
 
 
-#: VEC > 1 (16-byte accesses, D % 16 == 0): specialised on T and D as usual; VEC = 1: a twin not
-#: specialised on them (module docstring)
+#: SCALAR (VEC = 1: one channel per lane) adds the runtime zero Z to every offset, so that the
+#: compiler cannot prove 16-byte alignment and keeps one element per lane and row; D is a
+#: compile-time constant, so every row's offset inside a tile is an immediate
 KERNELS = {
-    (False, False): triton.jit(_col_real),
-    (False, True): triton.jit(_col_real, do_not_specialize=["T", "D"]),
-    (True, False): triton.jit(_col_cplx),
-    (True, True): triton.jit(_col_cplx, do_not_specialize=["T", "D"]),
+    False: triton.jit(_col_real, do_not_specialize=["Z"]),
+    True: triton.jit(_col_cplx, do_not_specialize=["Z"]),
 }

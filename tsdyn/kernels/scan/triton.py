@@ -1061,8 +1061,14 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
     if VEC:
         from . import column
 
-        kernel = column.KERNELS[(cplx, VEC == 1)]
-        meta["EVEN_D"] = D % BD == 0
+        kernel = column.KERNELS[cplx]
+        args[9] = 0  # Z
+        if cplx:  # one 64-bit word per complex64 element (column.py, _ld2)
+            words = [a, x, hs, h0, out, da, None, dh0]
+            for i, t in enumerate(words):
+                if t is not None:
+                    args[i] = t.view(torch.int64)
+        meta.update(D=D, EVEN_D=D % BD == 0, SCALAR=VEC == 1)
     grid = (triton.cdiv(D, BD), Bn, S)
     if S > 1:
         kernel[grid](*args, PHASE=1, **meta)
