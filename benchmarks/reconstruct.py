@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=None, help="default: the preset's (25)")
     ap.add_argument("--eval-every-late", type=int, default=None)
     ap.add_argument("--select-dh", type=float, default=None, help="selection D_stsp + w D_H")
+    ap.add_argument("--select-lyap", type=float, default=None, help="+ w |lambda/lambda_data - 1|")
     ap.add_argument("--ema", type=float, default=None, help="parameter EMA decay per batch")
     ap.add_argument("--balance", type=float, default=None, help="rarity-balanced windows share")
     ap.add_argument("--tau", type=int, default=None)
@@ -166,6 +167,7 @@ def main() -> None:
         eval_every=args.eval_every,
         eval_every_late=args.eval_every_late,
         select_dh=args.select_dh,
+        select_lyap=args.select_lyap,
         ema=args.ema,
         balance=args.balance,
         tau=args.tau,

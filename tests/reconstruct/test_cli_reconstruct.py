@@ -119,6 +119,23 @@ def test_bad_input_exits_2_and_leaves_nothing(cli):
     assert not Path("bad").exists()
     r = cli("reconstruct", "no_such_file.csv", "--out", "bad2", "-q")
     assert r.exit_code == 2 and not Path("bad2").exists()
+    # the recipe options reach the config check (the paper preset parses; EMA decay 1 is refused)
+    r = cli(
+        "reconstruct",
+        "lorenz63",
+        "--preset",
+        "lorenz63-paper",
+        "--ema",
+        "1.0",
+        "--train-steps",
+        "500",
+        "--test-steps",
+        "500",
+        "--out",
+        "bad3",
+        "-q",
+    )
+    assert r.exit_code == 2 and "--ema" in r.stderr and not Path("bad3").exists()
 
 
 def test_region_colours_follow_the_legend():

@@ -200,3 +200,34 @@ def test_generalised_forcing_passes_one_minus_alpha_of_the_gradient():
     )
     for g, p in zip(grads, params, strict=True):
         assert _rel(g, p.grad.numpy()) < 1e-10
+
+
+def test_largest_lyapunov_matches_a_tangent_vector_reference_and_linear_maps():
+    from tsdyn.kernels.rollout.cpu import alrnn_largest_lyapunov
+
+    rng = np.random.default_rng(5)
+    R, M, N, P, steps, transient = 2, 6, 2, 3, 300, 40
+    a, W, h, _ = _model(rng, R, M, N, scale=1.2)
+    z0 = rng.normal(size=(R, M))
+    v0 = np.random.default_rng(0).standard_normal(M)
+    v0 /= np.linalg.norm(v0)
+    expect = []
+    for r in range(R):  # float64 reference: v <- J v / |J v| along z <- F(z)
+        z, v, total = z0[r].copy(), v0.copy(), 0.0
+        for t in range(transient + steps):
+            d = np.concatenate([np.ones(M - P), (z[M - P :] > 0).astype(float)])
+            v = a[r] * v + W[r] @ (d * v)
+            z = a[r] * z + W[r] @ (d * z) + h[r]
+            if t >= transient:
+                total += np.log(np.linalg.norm(v))
+            v /= np.linalg.norm(v)
+        expect.append(total / steps)
+    got = alrnn_largest_lyapunov(a, W, h, z0, steps, P, transient=transient)
+    assert np.allclose(got, expect, rtol=1e-10)
+    # P = 0: a linear map; the exponent is log of the spectral radius (dominant real eigenvalue)
+    A = np.diag([0.9, 0.5, -0.3])
+    Wl = (A - np.diag([0.2, 0.2, 0.2]))[None]
+    lam = alrnn_largest_lyapunov(
+        np.full((1, 3), 0.2), Wl, np.zeros((1, 3)), np.ones((1, 3)), 2000, 0
+    )
+    assert lam[0] == pytest.approx(np.log(0.9), abs=1e-9)

@@ -10,7 +10,7 @@ from tsdyn.datasets.systems import simulate
 from tsdyn.errors import InputError
 from tsdyn.reconstruct import ALRNNReconstructor, ReconstructConfig, train_alrnn
 from tsdyn.reconstruct.alrnn import ALRNN
-from tsdyn.reconstruct.metrics import dstsp_bins, hellinger_spectrum
+from tsdyn.reconstruct.metrics import dstsp_bins, hellinger_spectrum, lyapunov_from_data
 from tsdyn.reconstruct.training import (
     _draw_starts,
     _forcing_weights,
@@ -180,6 +180,16 @@ def test_selection_on_a_validation_series(lorenz):
     assert np.nanmin(scores) == pytest.approx(res.best_dstsp[0] + res.best_dh[0], rel=1e-9)
     with pytest.raises(InputError, match="validation"):
         train_alrnn(lorenz, cfg, validation=val[:, :2])
+
+
+def test_lyapunov_term_of_the_selection_score(lorenz):
+    cfg = ReconstructConfig(**SMALL, select_dh=0.5, select_lyap=3.0, lyap_steps=400, runs=2)
+    res = train_alrnn(lorenz, cfg)
+    for h in res.history:
+        lam, lam_d = np.asarray(h["lyapunov"]), h["lyapunov_data"]
+        assert lam_d == pytest.approx(lyapunov_from_data(lorenz[:1500], 1.0)[0])
+        expect = h["dstsp"] + 0.5 * h["dh"] + 3.0 * np.abs(lam / lam_d - 1)
+        assert np.allclose(h["score"], expect, equal_nan=True)
 
 
 def test_adaptive_alpha_formula():

@@ -89,6 +89,9 @@ def reconstruct(
     select_dh: Annotated[
         float | None, _opt("Selection score = D_stsp + this x D_H (paper: 0).")
     ] = None,
+    select_lyap: Annotated[
+        float | None, _opt("... + this x |lambda_max / lambda_max(data) - 1| (paper: 0).")
+    ] = None,
     ema: Annotated[
         float | None, _opt("Parameter moving-average decay per batch, 0 = off (preset).")
     ] = None,
@@ -149,6 +152,7 @@ def reconstruct(
         "eval_every": eval_every,
         "eval_every_late": eval_every_late,
         "select_dh": select_dh,
+        "select_lyap": select_lyap,
         "ema": ema,
         "balance": balance,
         "train_steps": train_steps,
@@ -245,6 +249,7 @@ def _reconstruct(run, s: dict, seed: int) -> None:
             "eval_every",
             "eval_every_late",
             "select_dh",
+            "select_lyap",
             "ema",
             "balance",
         )
@@ -329,7 +334,13 @@ def _reconstruct(run, s: dict, seed: int) -> None:
             "train": f"{len(train)} points",
             "free_run": f"from the test's first point, {s['transient']} steps dropped, "
             f"{len(test)} kept (equal length)",
-            "selection": f"lowest D_stsp + {cfg.select_dh:g} D_H of a "
+            "selection": f"lowest D_stsp + {cfg.select_dh:g} D_H "
+            + (
+                f"+ {cfg.select_lyap:g} |lambda_max / lambda_max(data) - 1| "
+                if cfg.select_lyap
+                else ""
+            )
+            + "of a "
             f"{cfg.eval_steps or len(train)}-step free run against the training series every "
             f"{cfg.eval_every} epochs"
             + (f" ({cfg.eval_every_late} in the second half)" if cfg.eval_every_late else "")

@@ -21,6 +21,9 @@ them on Lorenz-63, `benchmarks/RESULTS.md` section "reconstruct" has the numbers
   avg_k = d avg_{k-1} + (1 - d) p_k from avg_0 = the initialisation; selection evaluates it and
   the averaged checkpoint is what training returns;
 - `select_dh`: selection score D_stsp + select_dh * D_H (the paper selects on D_stsp alone);
+- `select_lyap`: adds select_lyap * |lambda / lambda_data - 1| to the score, lambda = the
+  largest Lyapunov exponent of a `lyap_steps` free run (one renormalised tangent vector),
+  lambda_data = `metrics.lyapunov_from_data` of the selection series (per step, no dt needed);
 - `eval_every_late`: a different selection interval in the second half of training;
 - `eval_transient`: free-run steps dropped before the selection metrics (the test protocol drops
   1000);
@@ -70,6 +73,8 @@ class ReconstructConfig:
     eval_every_late: int | None = None  # epochs between selections in the second half
     eval_transient: int = 0  # free-run steps dropped before the selection metrics
     select_dh: float = 0.0  # selection score = D_stsp + select_dh * D_H (paper: 0)
+    select_lyap: float = 0.0  # ... + select_lyap * |lambda_max / lambda_max(data) - 1|
+    lyap_steps: int = 20_000  # free-run steps for the selection's lambda_max (1000 dropped)
     ema: float = 0.0  # decay of an exponential moving average of the parameters per batch
     #                   (0: off); when on, selection evaluates and returns the averaged model
     n_bins: int = 30  # D_stsp bins per dimension (N < 11)
@@ -107,8 +112,10 @@ class ReconstructConfig:
             raise InputError(f"--tau-end {self.tau_end} must be >= 1")
         if not 0.0 <= self.ema < 1.0:
             raise InputError(f"--ema {self.ema} must be in [0, 1)", "e.g. 0.999, or 0 for off")
-        if self.select_dh < 0 or self.eval_transient < 0:
-            raise InputError("--select-dh and the selection transient must be >= 0")
+        if self.select_dh < 0 or self.select_lyap < 0 or self.eval_transient < 0:
+            raise InputError("--select-dh, --select-lyap and the selection transient must be >= 0")
+        if self.lyap_steps < 100:
+            raise InputError(f"lyap_steps {self.lyap_steps} must be >= 100")
 
 
 #: The authors' per-system recipes (note section 2.2).
@@ -285,6 +292,11 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
             return dstsp_gmm(x_eval, g, cfg.gmm_sigma2)
 
     spectrum_distance = SpectrumHellinger(x_eval, cfg.dh_sigma)
+    lyap_data = None
+    if cfg.select_lyap > 0:
+        from tsdyn.reconstruct.metrics import lyapunov_from_data
+
+        lyap_data = float(lyapunov_from_data(x_eval, 1.0)[0])  # per step
 
     alpha_runs = np.full(R, 1.0 if cfg.alpha is None else cfg.alpha, dtype=np.float64)
     scheduled = cfg.tau_end is not None or cfg.alpha_end is not None
@@ -384,6 +396,16 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
             dh = np.array([spectrum_distance(g) for g in gen])
             ds = np.where(active & np.isfinite(ds), ds, np.inf)
             sc = np.where(np.isfinite(dh), ds + cfg.select_dh * dh, np.inf)
+            lyap = None
+            if lyap_data is not None:
+                from tsdyn.kernels.rollout.cpu import alrnn_largest_lyapunov
+
+                a_, W_, h_, L_ = model_np
+                x0 = x_ref[0]
+                z0 = np.concatenate([np.broadcast_to(x0, (R, N)), L_ @ x0], axis=1)
+                lyap = alrnn_largest_lyapunov(a_, W_, h_, z0, cfg.lyap_steps, cfg.P)
+                rel = np.abs(lyap / lyap_data - 1.0)
+                sc = np.where(np.isfinite(rel), sc + cfg.select_lyap * rel, np.inf)
             improved = sc < best_score
             if improved.any():
                 idx = torch.as_tensor(np.flatnonzero(improved))
@@ -400,6 +422,8 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
                     "dstsp": np.where(np.isfinite(ds), ds, np.nan),
                     "dh": dh,
                     "score": np.where(np.isfinite(sc), sc, np.nan),
+                    "lyapunov": lyap,
+                    "lyapunov_data": lyap_data,
                     "alpha": alpha_runs.copy() if cfg.forcing == "gtf" else None,
                     "lr": opt.param_groups[0]["lr"],
                 }

@@ -14,6 +14,7 @@ import numpy as np
 __all__ = [
     "alrnn_forced_loss_grad",
     "alrnn_free_run",
+    "alrnn_largest_lyapunov",
     "alrnn_lyapunov_spectrum",
     "alrnn_prediction_error",
     "noisy_windows",
@@ -434,3 +435,65 @@ def alrnn_lyapunov_spectrum(a, W, h, z0, steps: int, P: int, transient: int = 10
         out,
     )
     return -np.sort(-out, axis=1)
+
+
+@numba.njit(parallel=True, cache=True)
+def _lyap_max(a, W, h, z0, steps, transient, P, v0, out):
+    R, M = a.shape
+    K = M - P
+    for r in numba.prange(R):
+        z = z0[r].copy()
+        zn = np.empty(M)
+        phi = np.empty(M)
+        v = v0.copy()
+        vn = np.empty(M)
+        total = 0.0
+        for t in range(transient + steps):
+            # v <- J_t v / |J_t v|, J_t = diag(a) + W D(z_{t-1});  z <- F(z)
+            for j in range(M):
+                phi[j] = z[j] if (j < K or z[j] > 0) else 0.0
+            for i in range(M):
+                acc = a[r, i] * v[i]
+                accz = a[r, i] * z[i] + h[r, i]
+                for j in range(M):
+                    if j < K or z[j] > 0:
+                        acc += W[r, i, j] * v[j]
+                    accz += W[r, i, j] * phi[j]
+                vn[i] = acc
+                zn[i] = accz
+            nrm = 0.0
+            for i in range(M):
+                nrm += vn[i] * vn[i]
+            nrm = np.sqrt(nrm)
+            if not (nrm > 0 and np.isfinite(nrm) and np.isfinite(zn[0])):
+                total = np.nan
+                break
+            if t >= transient:
+                total += np.log(nrm)
+            for i in range(M):
+                v[i] = vn[i] / nrm
+                z[i] = zn[i]
+        out[r] = total / steps
+
+
+def alrnn_largest_lyapunov(a, W, h, z0, steps: int, P: int, transient: int = 1000, seed: int = 0):
+    """Largest Lyapunov exponent per map step of R models: one tangent vector renormalised every
+    step along a free run from z0 [R, M] (the first column of the QR method, at 1/M of its cost).
+    NaN when the run or the tangent leaves the finite range."""
+    R, M = a.shape
+    v0 = np.random.default_rng(seed).standard_normal(M)
+    v0 /= np.linalg.norm(v0)
+    out = np.empty(R)
+    f = np.float64
+    _lyap_max(
+        a.astype(f),
+        W.astype(f),
+        h.astype(f),
+        np.ascontiguousarray(z0, f),
+        int(steps),
+        int(transient),
+        int(P),
+        v0,
+        out,
+    )
+    return out
