@@ -92,12 +92,13 @@ def test_gpu_forward(T, kind, dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64, torch.float64])
 @pytest.mark.parametrize("a_shape", ["tv", "lti_d", "lti_bd"])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("path", ["default", "stream5", "lookback16"])
+@pytest.mark.parametrize("path", ["default", "stream5", "lookback16", "column", "column5"])
 @pytest.mark.parametrize("T", [7, 1500])
 def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
     """Forward and every gradient against float64 autograd through the loop, on the default path,
-    on stream mode's time split (5 segments, checked against one segment too) and on lookback mode
-    with tiles of 16 steps (94 tiles per chain at T = 1500: a tree of 7 levels of block maps)."""
+    on stream mode's time split (5 segments, checked against one segment too), on lookback mode
+    with tiles of 16 steps (94 tiles per chain at T = 1500: a tree of 7 levels of block maps) and
+    on column mode whole and split into 5 segments (float64 runs stream mode there)."""
     from tsdyn.kernels import linear_scan
     from tsdyn.kernels.scan import triton as tk
     from tsdyn.kernels.scan.naive import naive_linear_scan
@@ -121,7 +122,12 @@ def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
         h = linear_scan(a, b, h0, reverse=reverse, backend="triton")
         grads = torch.autograd.grad(h, (a, b, h0), gy)
     else:
-        kw = dict(segments=5) if path == "stream5" else dict(mode="lookback")
+        kw = {
+            "stream5": dict(segments=5),
+            "lookback16": dict(mode="lookback"),
+            "column": dict(mode="column"),
+            "column5": dict(mode="column", segments=5),
+        }[path]
         if path == "lookback16":
             for cfg in tk.LB.values():  # tiles of 16 steps
                 monkeypatch.setitem(cfg, "tile_elems", 16)
@@ -134,6 +140,36 @@ def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
             one = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, segments=1)
             assert rel(h.cpu(), one.cpu().to(w)) <= tol
     assert rel(h.cpu(), ref.detach()) <= tol
+    for g, r in zip(grads, ref_g, strict=True):
+        assert rel(g.cpu(), r) <= 3 * tol
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("T", [1, 7, 33, 64, 65, 1000, 100003])
+@pytest.mark.parametrize("D", [64, 67])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64])
+@pytest.mark.parametrize("col", [None, dict(bt=16, nw=2)])
+def test_gpu_column_mode(T, D, dtype, col):
+    """Column mode (column.py) forward and backward against float64: whole tiles (D = 64) and a
+    ragged last channel block (67), one segment or time split by its plan (T = 100003)."""
+    from tsdyn.kernels.scan import triton as tk
+    from tsdyn.kernels.scan.naive import naive_linear_scan
+
+    gen = torch.Generator().manual_seed(T + D)
+    Bn = 2 if T < 5000 else 1
+    a = draw("slow", (Bn, T, D), gen, dtype, "cuda")
+    b = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    h0 = torch.randn(Bn, D, generator=gen).to(dtype).cuda()
+    gy = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    h = tk.scan_fwd(a, b, h0, False, mode="column", col=col)
+    assert rel(h.cpu(), ref_scan(a, b, h0)) <= tol
+    if T > 5000:
+        return
+    w = wide_dtype(dtype)
+    xs = [x.cpu().to(w).requires_grad_() for x in (a, b, h0)]
+    ref_g = torch.autograd.grad(naive_linear_scan(*xs), xs, gy.cpu().to(w))
+    grads = tk.scan_bwd(a, h, h0, gy, False, mode="column", col=col)
     for g, r in zip(grads, ref_g, strict=True):
         assert rel(g.cpu(), r) <= 3 * tol
 
@@ -242,11 +278,16 @@ def check_interpreter_scan(dtype):
         cfg["tile_elems"] = 64
     for cfg in tk.LB.values():  # lookback: 3 tiles of 16 steps, blocks of two levels
         cfg["tile_elems"] = 16
+    col = dict(mode="column", col=dict(bt=8))  # tiles of 8 steps, 32 channels
     for a_shape in ("tv", "lti"):
         for reverse in (False, True):
-            for segments in (1, 3, "lookback"):
-                kw = dict(mode="lookback") if segments == "lookback" else dict(segments=segments)
-                if segments != "lookback":
+            for segments in (1, 3, "lookback", "column", "column3"):
+                kw = {
+                    "lookback": dict(mode="lookback"),
+                    "column": col,
+                    "column3": dict(col, segments=3),
+                }.get(segments, dict(segments=segments))
+                if segments in (1, 3):
                     assert tk.plan(Bn, T, D, 4, False, segments=segments)[3] == segments
                 shape = (Bn, T, D) if a_shape == "tv" else (Bn, D)
                 kind = ("negative" if segments == 1 else "one") if reverse else "slow"
@@ -262,6 +303,17 @@ def check_interpreter_scan(dtype):
                 grads = tk.scan_bwd(a, h, h0, gy, reverse, **kw)
                 for g, r in zip(grads, ref_g, strict=True):
                     assert rel(g, r) <= 3 * tol
+    # column mode with whole channel blocks (unmasked tiles), no h0, 2 segments
+    a = draw("slow", (1, 40, 32), gen, dtype, "cpu")
+    b, gy = (torch.randn(1, 40, 32, generator=gen).to(dtype) for _ in range(2))
+    xs = [x.to(w).requires_grad_() for x in (a, b)]
+    ref = naive_linear_scan(*xs)
+    ref_g = torch.autograd.grad(ref, xs, gy.to(w))
+    h = tk.scan_fwd(a, b, None, False, segments=2, **col)
+    assert rel(h, ref.detach()) <= tol
+    grads = tk.scan_bwd(a, h, None, gy, False, segments=2, **col)
+    for g, r in zip(grads[:2], ref_g, strict=True):
+        assert rel(g, r) <= 3 * tol
 
 
 def check_interpreter_ssm_scan():

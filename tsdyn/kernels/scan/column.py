@@ -133,14 +133,17 @@ def _col_real(
     k_begin = s * SEG
     k_end = tl.minimum(k_begin + SEG, T)
     LOAD_H: tl.constexpr = BWD and PHASE != 1
+    CB: tl.constexpr = 16  # segment aggregates composed per step (PHASE 2)
     if REV:
         DD: tl.constexpr = -D
         t_first = (bi * T + T - 1) * D  # element offset of walk step 0, channel 0
     else:
         DD: tl.constexpr = D
         t_first = bi * T * D
+    zd = 0
     if SCALAR:  # Z = 0, not specialised: hides the 16-byte alignment (one element per lane)
         t_first += Z
+        zd = Z
     roff = (r[:, None] * DD, d)  # offsets inside a tile (rows, lanes): see _p
 
     c = tl.zeros([BD], WT)
@@ -150,11 +153,17 @@ def _col_real(
         if not BWD and PHASE != 1:
             c = h0
     if PHASE == 2:
-        for j in range(0, NSEG):
-            jm = dm & (j < s)
-            aj = tl.load(agg_ptr + ((bi * NSEG + j) * 2) * D + d, mask=jm, other=1.0)
-            xj = tl.load(agg_ptr + ((bi * NSEG + j) * 2 + 1) * D + d, mask=jm, other=0.0)
-            c = aj.to(WT) * c + xj.to(WT)
+        # compose the aggregates of segments j < s, CB at a time: their loads are in flight
+        # together and the composition is again an in-thread scan
+        for j0 in range(0, s, CB):
+            j = j0 + tl.arange(0, CB)
+            jm = (j < s)[:, None] & dm[None, :]
+            g = ((bi * NSEG + j) * 2 * D)[:, None] + (d + zd)[None, :]
+            aj = tl.load(agg_ptr + g, mask=jm, other=1.0).to(WT)
+            xj = tl.load(agg_ptr + D + g, mask=jm, other=0.0).to(WT)
+            xj = tl.where((j == j0)[:, None], xj + aj * c[None, :], xj)
+            _, cs = tl.associative_scan((aj, xj), 0, _comb_real)
+            c = _last(cs, j - j0, CB)
     a_c = tl.full([BD], 1.0, WT)
     if not A_TV:
         a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)
@@ -340,14 +349,17 @@ def _col_cplx(
     k_begin = s * SEG
     k_end = tl.minimum(k_begin + SEG, T)
     LOAD_H: tl.constexpr = BWD and PHASE != 1
+    CB: tl.constexpr = 16  # segment aggregates composed per step (PHASE 2)
     if REV:
         DD: tl.constexpr = -D
         t_first = (bi * T + T - 1) * D
     else:
         DD: tl.constexpr = D
         t_first = bi * T * D
+    zd = 0
     if SCALAR:
         t_first += Z
+        zd = Z
     roff = (r[:, None] * DD, d)
     vec = bi * D + d
 
@@ -361,16 +373,20 @@ def _col_cplx(
             cr = h0r
             ci = h0i
     if PHASE == 2:
-        for j in range(0, NSEG):
-            jm = dm & (j < s)
-            gb = (bi * NSEG + j) * 4 * D
-            ajr = tl.load(agg_ptr + gb + d, mask=jm, other=1.0).to(WT)
-            aji = tl.load(agg_ptr + gb + D + d, mask=jm, other=0.0).to(WT)
-            xjr = tl.load(agg_ptr + gb + 2 * D + d, mask=jm, other=0.0).to(WT)
-            xji = tl.load(agg_ptr + gb + 3 * D + d, mask=jm, other=0.0).to(WT)
-            ncr = ajr * cr - aji * ci + xjr
-            ci = ajr * ci + aji * cr + xji
-            cr = ncr
+        for j0 in range(0, s, CB):  # as in _col_real
+            j = j0 + tl.arange(0, CB)
+            jm = (j < s)[:, None] & dm[None, :]
+            g = ((bi * NSEG + j) * 4 * D)[:, None] + (d + zd)[None, :]
+            ajr = tl.load(agg_ptr + g, mask=jm, other=1.0).to(WT)
+            aji = tl.load(agg_ptr + D + g, mask=jm, other=0.0).to(WT)
+            xjr = tl.load(agg_ptr + 2 * D + g, mask=jm, other=0.0).to(WT)
+            xji = tl.load(agg_ptr + 3 * D + g, mask=jm, other=0.0).to(WT)
+            first = (j == j0)[:, None]
+            xjr = tl.where(first, xjr + ajr * cr[None, :] - aji * ci[None, :], xjr)
+            xji = tl.where(first, xji + ajr * ci[None, :] + aji * cr[None, :], xji)
+            _, _, sr, si = tl.associative_scan((ajr, aji, xjr, xji), 0, _comb_cplx)
+            cr = _last(sr, j - j0, CB)
+            ci = _last(si, j - j0, CB)
     acr = tl.full([BD], 1.0, WT)
     aci = tl.zeros([BD], WT)
     if not A_TV:
