@@ -441,6 +441,86 @@ def sweep(bw):
     ssm_sweep(bw)
 
 
+def _bwd_errors(a, b, h, gh, grads, channels=4):
+    """Relative errors of (da, db) on batch 0, the first channels, against float64 chunked scans:
+    g_t = gh_t + conj(a_{t+1}) g_{t+1}, da_t = g_t conj(h_{t-1})."""
+    from tsdyn.kernels.scan.chunk import chunk_linear_scan
+
+    w = torch.complex128 if a.is_complex() else torch.float64
+    sl = (slice(0, 1), slice(None), slice(0, channels))
+    a_s, b_s, g_s = a[sl].detach().to(w), b[sl].detach().to(w), gh[sl].to(w)
+    h_ref = chunk_linear_scan(a_s, b_s)
+    a_next = torch.cat([a_s[:, 1:], torch.zeros_like(a_s[:, :1])], 1).conj().resolve_conj()
+    g = chunk_linear_scan(a_next, g_s, None, True)
+    h_prev = torch.cat([torch.zeros_like(h_ref[:, :1]), h_ref[:, :-1]], 1)
+    da = g * h_prev.conj()
+    return rel_err(grads[0][sl], da), rel_err(grads[1][sl], g), rel_err(h[sl], h_ref)
+
+
+def column_sweep(bw, budget_s=150.0, cases=None):
+    """Column mode (column.py) against the default path, fp32 / bf16 / complex64, with forward
+    and backward errors against float64 on each setting."""
+    from tsdyn.kernels.scan import triton as tk
+
+    t0 = time.time()
+    f32, bf, c64 = torch.float32, torch.bfloat16, torch.complex64
+    cases = cases or [
+        ((256, 4096, 256), f32, [{}, dict(bt=16), dict(vec=4, bt=8)]),
+        ((64, 16384, 256), f32, [{}, dict(bt=16), dict(bt=16, nw=2)]),
+        ((16, 65536, 256), f32, [{}, dict(segments=1), dict(segments=3)]),
+        ((1, 1 << 20, 256), f32, [{}, dict(bt=16)]),
+        ((1, 1 << 20, 64), f32, [{}, dict(bt=16)]),
+        ((64, 16384, 256), bf, [{}, dict(bt=16)]),
+        ((64, 16384, 256), c64, [{}, dict(bt=8)]),
+    ]
+    for shape, dtype, settings in cases:
+        if time.time() - t0 > budget_s:
+            log("column sweep: time budget spent, stopping before", shape, dtype)
+            break
+        torch.cuda.empty_cache()
+        a, b = make_inputs(*shape, dtype)
+        gh = torch.randn_like(b)
+        s = a.element_size()
+        n = a.numel()
+        dt = str(dtype)[6:]
+        runs = [("default", {})] + [("column", dict(mode="column", **st)) for st in settings]
+        for name, kw in runs:
+            kw = dict(kw)
+            seg = kw.pop("segments", None)
+            col = {k: kw.pop(k) for k in ("bt", "nw", "vec") if k in kw}
+            fkw = dict(kw, segments=seg, col=col or None) if name == "column" else {}
+            if name == "column":
+                pl = tk.plan_col(*shape, s, a.is_complex(), a.device, seg, **col)
+                tag = f"column bt={pl[0]} BD={pl[1]} w={pl[2]} S={pl[3]} vec={pl[5]}"
+            else:
+                mode = tk.choose_mode(*shape, s, a.is_complex(), a.device)
+                tag = f"default ({mode})"
+            try:
+                with torch.no_grad():
+                    h = tk.scan_fwd(a, b, None, False, **fkw)
+                    grads = tk.scan_bwd(a, h, None, gh, False, **fkw)
+                    e_da, e_db, e_h = _bwd_errors(a, b, h, gh, grads)
+                    del grads
+                    ms = bench_gpu(
+                        lambda fkw=fkw, a=a, b=b: tk.scan_fwd(a, b, None, False, **fkw), rep=30
+                    )
+
+                    def fb(fkw=fkw, a=a, b=b, gh=gh):
+                        out = tk.scan_fwd(a, b, None, False, **fkw)
+                        return tk.scan_bwd(a, out, None, gh, False, **fkw)
+
+                    ms2 = bench_gpu(fb, rep=30)
+                errs = dict(rel_err=e_h, rel_err_db=e_db, rel_err_da=e_da)
+                add(tag, shape, dt, "fwd", ms, 3 * s * n, bw, sweep="column", **errs)
+                add(tag, shape, dt, "fwd+bwd", ms2, 8 * s * n, bw, sweep="column", **errs)
+                log(f"   errors vs float64: h {e_h:.1e}  db {e_db:.1e}  da {e_da:.1e}")
+                del h
+            except Exception as e:  # a setting that fails is a result, not the end of the sweep
+                msg = f"{type(e).__name__}: {str(e)[:300]}"
+                ROWS.append(dict(impl=tag, shape=shape, dtype=dt, sweep="column", error=msg))
+                log(tag, shape, "failed:", msg)
+
+
 def bwd_tiles(bw):
     """Forward + backward of fp32 at N = 2^28 with the backward's tiles of 2048 / 1024 / 4096
     elements (the forward keeps its tiles)."""
@@ -615,6 +695,8 @@ def gpu_main(args):
         sweep(bw)
     if args.bwd_tiles:
         bwd_tiles(bw)
+    if args.column:
+        column_sweep(bw, args.column_budget)
     if not args.only_sweep:
         total = 1 << 28
         for T in (4096, 16384, 65536, 262144, 1 << 20):
@@ -729,6 +811,8 @@ def main():
     p.add_argument("--only-sweep", action="store_true", help="only the requested sweeps")
     p.add_argument("--bwd-tiles", action="store_true", help="time the backward's tile sizes")
     p.add_argument("--no-assoc", action="store_true", help="skip torch associative_scan")
+    p.add_argument("--column", action="store_true", help="column mode against the default path")
+    p.add_argument("--column-budget", type=float, default=150.0, help="seconds for --column")
     p.add_argument(
         "--assoc-bwd",
         action="store_true",

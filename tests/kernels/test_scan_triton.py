@@ -145,7 +145,7 @@ def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("T", [1, 7, 33, 64, 65, 1000, 100003])
+@pytest.mark.parametrize("T", [1, 65, 1000, 100003])
 @pytest.mark.parametrize("D", [64, 67])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64])
 @pytest.mark.parametrize("col", [None, dict(bt=16, nw=2)])
