@@ -936,6 +936,8 @@ def plan_col(
     (every lane and warp along the channels, each thread holds whole time columns)."""
     cfg = COL[lb_kind(itemsize, cplx)]
     vec = vec or cfg["vec"]
+    if vec > 1:  # the compiler vectorises to 16 bytes or not at all (D % 16 == 0 or not)
+        vec = max(1, 16 // itemsize)
     BT = bt or cfg["bt"]
     num_warps = nw or cfg["num_warps"]
     BD = vec * 32 * num_warps
