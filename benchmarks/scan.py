@@ -465,13 +465,14 @@ def column_sweep(bw, budget_s=150.0, cases=None):
     t0 = time.time()
     f32, bf, c64 = torch.float32, torch.bfloat16, torch.complex64
     cases = cases or [
-        ((256, 4096, 256), f32, [{}, dict(bt=16), dict(vec=4, bt=8)]),
-        ((64, 16384, 256), f32, [{}, dict(bt=16), dict(bt=16, nw=2)]),
-        ((16, 65536, 256), f32, [{}, dict(segments=1), dict(segments=3)]),
-        ((1, 1 << 20, 256), f32, [{}, dict(bt=16)]),
-        ((1, 1 << 20, 64), f32, [{}, dict(bt=16)]),
+        ((256, 4096, 256), f32, [{}, dict(bt=16), dict(bt=16, ns=3)]),
+        ((64, 16384, 256), f32, [{}, dict(bt=16), dict(ns=3), dict(bt=16, ns=4)]),
+        ((16, 65536, 256), f32, [{}, dict(segments=1, ns=3), dict(segments=1, bt=64, ns=4)]),
+        ((1, 1 << 20, 256), f32, [{}, dict(ns=3)]),
+        ((1, 1 << 20, 64), f32, [{}, dict(ns=3)]),
         ((64, 16384, 256), bf, [{}, dict(bt=16)]),
-        ((64, 16384, 256), c64, [{}, dict(bt=8)]),
+        ((64, 16384, 256), c64, [{}, dict(ns=3)]),
+        ((16, 65536, 256), f32, [dict(segments=2, ns=3), dict(segments=1)]),
     ]
     for shape, dtype, settings in cases:
         if time.time() - t0 > budget_s:
@@ -487,11 +488,11 @@ def column_sweep(bw, budget_s=150.0, cases=None):
         for name, kw in runs:
             kw = dict(kw)
             seg = kw.pop("segments", None)
-            col = {k: kw.pop(k) for k in ("bt", "nw", "vec") if k in kw}
+            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns") if k in kw}
             fkw = dict(kw, segments=seg, col=col or None) if name == "column" else {}
             if name == "column":
                 pl = tk.plan_col(*shape, s, a.is_complex(), a.device, seg, **col)
-                tag = f"column bt={pl[0]} BD={pl[1]} w={pl[2]} S={pl[3]} vec={pl[5]}"
+                tag = f"column bt={pl[0]} BD={pl[1]} w={pl[2]} S={pl[3]} vec={pl[5]} ns={pl[6]}"
             else:
                 mode = tk.choose_mode(*shape, s, a.is_complex(), a.device)
                 tag = f"default ({mode})"

@@ -148,7 +148,7 @@ def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
 @pytest.mark.parametrize("T", [1, 65, 1000, 100003])
 @pytest.mark.parametrize("D", [64, 67])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64])
-@pytest.mark.parametrize("col", [None, dict(bt=16, nw=2)])
+@pytest.mark.parametrize("col", [None, dict(bt=16, nw=2), dict(ns=3)])
 def test_gpu_column_mode(T, D, dtype, col):
     """Column mode (column.py) forward and backward against float64: whole tiles (D = 64) and a
     ragged last channel block (67), one segment or time split by its plan (T = 100003)."""
@@ -285,7 +285,7 @@ def check_interpreter_scan(dtype):
                 kw = {
                     "lookback": dict(mode="lookback"),
                     "column": col,
-                    "column3": dict(col, segments=3),
+                    "column3": dict(mode="column", segments=3, col=dict(bt=8, ns=2)),
                 }.get(segments, dict(segments=segments))
                 if segments in (1, 3):
                     assert tk.plan(Bn, T, D, 4, False, segments=segments)[3] == segments

@@ -62,7 +62,10 @@ def _ld_real(
     stride of one walk step. MASKED: rows outside [.., k_end) / before the sequence are masked."""
     if MASKED:
         km = k < k_end
-        m = km[:, None] & dm[None, :]
+        if EVEN_D:
+            m = tl.broadcast_to(km[:, None], (k.shape[0], dm.shape[0]))
+        else:
+            m = km[:, None] & dm[None, :]
         x = tl.load(_p(x_ptr, base, roff), mask=m, other=0.0).to(WT)
         if A_TV:
             if BWD:  # coefficient of walk step k: a at walk step k - 1 (conj is a no-op: real)
@@ -118,7 +121,7 @@ def _col_real(
     a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, Z, SEG, NSEG,
     D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
     BWD: tl.constexpr, PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr,
-    SCALAR: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
+    SCALAR: tl.constexpr, NS: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
 ):  # fmt: skip
     # PHASE 0: the whole time axis; 1: segment aggregates (A, X) only; 2: segments seeded with the
     # composition of the aggregates before them. REV: walk time backwards. BWD: x is dh, the
@@ -176,27 +179,34 @@ def _col_real(
         lim = k_end
     ntiles = tl.cdiv(k_end - k_begin, BT)
 
-    a_n, x_n, hp_n = _ld_real(
-        a_ptr, x_ptr, hs_ptr, t_first + k_begin.to(tl.int64) * DD, roff, k_begin + r, k_end, T,
-        DD, dm, a_c, h0, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
-    )  # fmt: skip
-    for i in range(0, ntiles):
-        a = a_n
-        x = x_n
-        hp = hp_n
+    if NS == 0:
+        a_n, x_n, hp_n = _ld_real(
+            a_ptr, x_ptr, hs_ptr, t_first + k_begin.to(tl.int64) * DD, roff, k_begin + r, k_end,
+            T, DD, dm, a_c, h0, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+        )  # fmt: skip
+    for i in tl.range(0, ntiles, num_stages=max(NS, 1)):
         k0 = k_begin + i * BT
-        kn = k0 + BT
-        bn = t_first + kn.to(tl.int64) * DD
-        if kn + BT <= lim:
-            a_n, x_n, hp_n = _ld_real(
-                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, a_c, h0,
-                A_TV, HAS_H0, BWD, LOAD_H, False, EVEN_D, WT,
+        if NS > 0:  # loads of this tile, pipelined by the compiler (cp.async through shared memory)
+            a, x, hp = _ld_real(
+                a_ptr, x_ptr, hs_ptr, t_first + k0.to(tl.int64) * DD, roff, k0 + r, k_end, T,
+                DD, dm, a_c, h0, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
             )  # fmt: skip
-        else:
-            a_n, x_n, hp_n = _ld_real(
-                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, a_c, h0,
-                A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
-            )  # fmt: skip
+        else:  # this tile was loaded one iteration ago; issue the next one's loads now
+            a = a_n
+            x = x_n
+            hp = hp_n
+            kn = k0 + BT
+            bn = t_first + kn.to(tl.int64) * DD
+            if kn + BT <= lim:
+                a_n, x_n, hp_n = _ld_real(
+                    a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, a_c, h0,
+                    A_TV, HAS_H0, BWD, LOAD_H, False, EVEN_D, WT,
+                )  # fmt: skip
+            else:
+                a_n, x_n, hp_n = _ld_real(
+                    a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, a_c, h0,
+                    A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+                )  # fmt: skip
         # fold the carry into the first row; the in-thread scan is then h itself
         x = tl.where(r[:, None] == 0, x + a * c[None, :], x)
         A, H = tl.associative_scan((a, x), 0, _comb_real)
@@ -286,7 +296,9 @@ def _ld_cplx(
     """_ld_real for interleaved (re, im) pairs: offsets in floats, planes loaded separately (a
     [BT, BD, 2] tile would put the pair's two floats on two lanes: shuffles)."""
     km = k < k_end
-    if MASKED:
+    if MASKED and EVEN_D:
+        m = tl.broadcast_to(km[:, None], (k.shape[0], dm.shape[0]))
+    elif MASKED:
         m = km[:, None] & dm[None, :]
     else:
         rows, lanes = roff
@@ -336,7 +348,7 @@ def _col_cplx(
     a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, Z, SEG, NSEG,
     D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
     BWD: tl.constexpr, PHASE: tl.constexpr, F64: tl.constexpr, EVEN_D: tl.constexpr,
-    SCALAR: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
+    SCALAR: tl.constexpr, NS: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
 ):  # fmt: skip
     # _col_real on complex64 tensors viewed as int64 (one 64-bit word per element; agg: floats).
     WT: tl.constexpr = tl.float64 if F64 else tl.float32
@@ -403,30 +415,37 @@ def _col_cplx(
         lim = k_end
     ntiles = tl.cdiv(k_end - k_begin, BT)
 
-    ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
-        a_ptr, x_ptr, hs_ptr, t_first + k_begin.to(tl.int64) * DD, roff, k_begin + r, k_end, T,
-        DD, dm, acr, aci, h0r, h0i, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
-    )  # fmt: skip
-    for i in range(0, ntiles):
-        ar = ar_n
-        ai = ai_n
-        xr = xr_n
-        xi = xi_n
-        pr = pr_n
-        pi = pi_n
+    if NS == 0:
+        ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
+            a_ptr, x_ptr, hs_ptr, t_first + k_begin.to(tl.int64) * DD, roff, k_begin + r, k_end,
+            T, DD, dm, acr, aci, h0r, h0i, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+        )  # fmt: skip
+    for i in tl.range(0, ntiles, num_stages=max(NS, 1)):
         k0 = k_begin + i * BT
-        kn = k0 + BT
-        bn = t_first + kn.to(tl.int64) * DD
-        if kn + BT <= lim:
-            ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
-                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, acr, aci, h0r, h0i,
-                A_TV, HAS_H0, BWD, LOAD_H, False, EVEN_D, WT,
+        if NS > 0:
+            ar, ai, xr, xi, pr, pi = _ld_cplx(
+                a_ptr, x_ptr, hs_ptr, t_first + k0.to(tl.int64) * DD, roff, k0 + r, k_end, T,
+                DD, dm, acr, aci, h0r, h0i, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
             )  # fmt: skip
         else:
-            ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
-                a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, acr, aci, h0r, h0i,
-                A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
-            )  # fmt: skip
+            ar = ar_n
+            ai = ai_n
+            xr = xr_n
+            xi = xi_n
+            pr = pr_n
+            pi = pi_n
+            kn = k0 + BT
+            bn = t_first + kn.to(tl.int64) * DD
+            if kn + BT <= lim:
+                ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
+                    a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, acr, aci, h0r,
+                    h0i, A_TV, HAS_H0, BWD, LOAD_H, False, EVEN_D, WT,
+                )  # fmt: skip
+            else:
+                ar_n, ai_n, xr_n, xi_n, pr_n, pi_n = _ld_cplx(
+                    a_ptr, x_ptr, hs_ptr, bn, roff, kn + r, k_end, T, DD, dm, acr, aci, h0r,
+                    h0i, A_TV, HAS_H0, BWD, LOAD_H, True, EVEN_D, WT,
+                )  # fmt: skip
         first = r[:, None] == 0
         xr = tl.where(first, xr + ar * cr[None, :] - ai * ci[None, :], xr)
         xi = tl.where(first, xi + ar * ci[None, :] + ai * cr[None, :], xi)

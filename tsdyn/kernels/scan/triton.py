@@ -930,11 +930,25 @@ COL = {
 
 
 def plan_col(
-    Bn, T, D, itemsize, cplx, device=None, segments=None, bwd=False, vec=None, bt=None, nw=None
+    Bn,
+    T,
+    D,
+    itemsize,
+    cplx,
+    device=None,
+    segments=None,
+    bwd=False,
+    vec=None,
+    bt=None,
+    nw=None,
+    ns=None,
 ):
-    """Column mode's tiles: (BT, BD, num_warps, S, SEG, VEC); BD = VEC * 32 * num_warps channels
-    (every lane and warp along the channels, each thread holds whole time columns)."""
+    """Column mode's tiles: (BT, BD, num_warps, S, SEG, VEC, NS); BD = VEC * 32 * num_warps
+    channels (every lane and warp along the channels, each thread holds whole time columns); NS:
+    0 = the next tile's loads issued by hand into registers, else the compiler's pipelining of
+    the loads through shared memory with NS stages (cp.async; 16-bit data is not pipelined)."""
     cfg = COL[lb_kind(itemsize, cplx)]
+    ns = cfg.get("ns", 0) if ns is None else ns
     vec = vec or cfg["vec"]
     if vec > 1:  # the compiler vectorises to 16 bytes or not at all (D % 16 == 0 or not)
         vec = max(1, 16 // itemsize)
@@ -951,7 +965,7 @@ def plan_col(
     S = max(1, int(segments))
     SEG = triton.cdiv(triton.cdiv(T, S), BT) * BT
     S = triton.cdiv(T, SEG)
-    return BT, BD, num_warps, S, SEG, vec
+    return BT, BD, num_warps, S, SEG, vec, ns
 
 
 def choose_mode(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None) -> str:
@@ -1023,9 +1037,9 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
             num_warps=num_warps,
         )
         return None if parts is None else parts.sum(0)
-    VEC = 0
+    VEC = NS = 0
     if mode == "column":
-        BT, BD, num_warps, S, SEG, VEC = plan_col(
+        BT, BD, num_warps, S, SEG, VEC, NS = plan_col(
             Bn, T, D, x.element_size(), cplx, x.device, segments, bwd, **(col or {})
         )
     else:
@@ -1070,7 +1084,7 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
             for i, t in enumerate(words):
                 if t is not None:
                     args[i] = t.view(torch.int64)
-        meta.update(D=D, EVEN_D=D % BD == 0, SCALAR=VEC == 1)
+        meta.update(D=D, EVEN_D=D % BD == 0, SCALAR=VEC == 1, NS=NS)
     grid = (triton.cdiv(D, BD), Bn, S)
     if S > 1:
         kernel[grid](*args, PHASE=1, **meta)
