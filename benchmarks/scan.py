@@ -144,8 +144,16 @@ def time_tsdyn(Bn, T, D, dtype, bw, tag="tsdyn-triton", segments=None):
     a, b = make_inputs(Bn, T, D, dtype)
     N = Bn * T * D
     s = a.element_size()
-    if segments is None and tk.choose_mode(Bn, T, D, s, a.is_complex(), a.device) == "lookback":
+    mode = tk.choose_mode(Bn, T, D, s, a.is_complex(), a.device) if segments is None else None
+    mode_b = (
+        tk.choose_mode(Bn, T, D, s, a.is_complex(), a.device, True) if segments is None else None
+    )
+    if mode == "lookback":
         plan = ["lookback", *tk.plan_lb(Bn, T, D, s, a.is_complex())]
+    elif "column" in (mode, mode_b):  # the forward's plan, then the backward's
+        cp = ["column", *tk.plan_col(Bn, T, D, s, a.is_complex(), a.device)]
+        sp = ["stream", *tk.plan(Bn, T, D, s, a.is_complex(), a.device)]
+        plan = [cp if mode == "column" else sp, [mode_b]]
     else:
         plan = ["stream", *tk.plan(Bn, T, D, s, a.is_complex(), a.device, segments)]
 

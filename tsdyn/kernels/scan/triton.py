@@ -968,9 +968,41 @@ def plan_col(
     return BT, BD, num_warps, S, SEG, vec, ns
 
 
-def choose_mode(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None) -> str:
-    """The kernel a call uses (TUNE["mode"])."""
-    return TUNE["mode"]
+def choose_mode(
+    Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, bwd: bool = False
+) -> str:
+    """The kernel one direction of a call uses: TUNE["mode"], except that the default ("stream")
+    hands over to column mode where column mode measured faster on the H200 (benchmarks/scan.py
+    --column; RESULTS.md, `## scan`):
+
+    - complex64: always (T = 16K: 88% / 92% of copy fwd / fwd+bwd against 24% / 27%; the stream
+      kernel is element-rate bound, column mode is not);
+    - wherever stream mode would split time (few channels, long T): both split, and column mode's
+      passes are cheaper (fp32 256 ch x 1M: 56% / 61% against 46% / 47%; 64 ch x 1M: 44% / 50%
+      against 43% / 44%);
+    - fp32 backward with >= 8 column warps per SM ([256, 4096, 256]: 1.46 ms against 1.59 ms);
+      the forward stays with stream there (0.88 against 0.90-0.94 ms), and both stay at 4 warps per
+      SM ([64, 16384, 256]: stream 85% / 84% against 72% / 74%) and when column mode would split
+      but stream would not ([16, 65536, 256]: 68% against 57%);
+    - bf16 forward when column mode needs no split ([64, 16384, 256]: 0.83 against 0.92 ms; its
+      backward stays with stream: 1.05 against 1.16 ms).
+    """
+    mode = TUNE["mode"]
+    kind = lb_kind(itemsize, cplx)
+    if mode != "stream" or kind in ("f64", "c128"):
+        return mode
+    if kind == "c64":
+        return "column"
+    if plan(Bn, T, D, itemsize, cplx, device, None, bwd)[3] > 1:
+        return "column"
+    sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
+    BD, nw = plan_col(Bn, T, D, itemsize, cplx, device, None, bwd)[1:3]
+    warps = Bn * triton.cdiv(D, BD) * nw
+    if kind == "f32" and bwd and warps >= 8 * sms:
+        return "column"
+    if kind == "half" and not bwd and warps >= COL["split_below"] * sms:
+        return "column"
+    return mode
 
 
 def _float_view(x: torch.Tensor | None) -> torch.Tensor | None:
@@ -995,7 +1027,7 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
     work = torch.float64 if f64 else torch.float32
     if mode is None:
         mode = "stream" if segments is not None else None
-        mode = mode or choose_mode(Bn, T, D, x.element_size(), cplx, x.device)
+        mode = mode or choose_mode(Bn, T, D, x.element_size(), cplx, x.device, bwd)
     if mode == "column" and f64:
         mode = "stream"  # column mode is built and measured for 32-bit and 16-bit math only
     tv = a.dim() == 3
