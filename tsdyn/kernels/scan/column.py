@@ -6,15 +6,21 @@ puts every lane and warp along the channels, so each thread holds all `BT` time 
 channels: `tl.associative_scan` along time is a sequential chain of FMAs inside the thread (no
 shuffles, no shared memory, no barriers; checked on the PTX for sm_90). The carry enters the
 tile's first row before the scan (`x_0 <- x_0 + a_0 c`), so the scan's product of `a` is dead code
-outside the segment-aggregate pass. `VEC = 1` (one channel per lane, 32-bit accesses, four times the
-threads of `VEC = 4`) is compiled from a twin of the kernel that is not specialised on `T` and `D`,
-so that the compiler cannot prove 16-byte alignment and keeps one element per thread and row.
+outside the segment-aggregate pass. `D` is a compile-time constant: the lane's pointer is formed
+first and each row's offset is then an immediate of the load. `SCALAR` (`VEC = 1`: one channel per
+lane, four times the threads of 16-byte accesses) adds a runtime zero `Z` to the offsets, so that
+the compiler cannot prove 16-byte alignment and keeps one element per lane and row. complex64 is
+read as one 64-bit word per element and split into (re, im) planes in registers (a [BT, BD, 2]
+float tile would put a pair's halves on two lanes, hence shuffles).
 
 Tiles that lie wholly inside the walk are loaded and stored without row masks; only the first tile
 of a program (it may read before the start of the sequence in the backward) and the last one are
-masked. The next tile's loads are issued before this tile's scan (software pipelining by hand).
-Time segments (reduce-then-scan), the backward's coefficients conj(a_{t+1}) and epilogue
-(db = g, da = g conj(h_{t-1}), dh0 = conj(a_0) g_0) follow the stream kernels of triton.py.
+masked. The next tile's loads are issued before this tile's scan (software pipelining by hand);
+`NS > 0` instead lets the compiler pipeline every (masked) tile load through shared memory with
+`NS` stages (measured 2-4x slower on the H200, kept as an option). Time segments (reduce-then-scan:
+the second pass composes the earlier segments' aggregates 16 at a time, again in-thread), the
+backward's coefficients conj(a_{t+1}) and epilogue (db = g, da = g conj(h_{t-1}),
+dh0 = conj(a_0) g_0) follow the stream kernels of triton.py.
 """
 
 from __future__ import annotations

@@ -16,9 +16,11 @@ The backward is the same kernel run the other way in time on (conj(a_{t+1}), dh)
 epilogue: db_t = g_t, da_t = g_t conj(h_{t-1}) (summed in-kernel for a time-invariant `a`),
 dh0 = conj(a_0) g_0.
 
-That is the default ("stream" mode, _scan_*_kernel). "lookback" mode (_lb_*_kernel) is a tested
-single-pass alternative, one program per tile, with the carries composed from a tree of published
-block maps; it measured slower on the H200 (README, "The Triton kernel").
+That is "stream" mode (_scan_*_kernel). "column" mode (column.py) keeps whole time columns in each
+thread (no scan network); `choose_mode` picks it per direction where it measured faster on the
+H200. "lookback" mode (_lb_*_kernel) is a tested single-pass alternative, one program per tile,
+with the carries composed from a tree of published block maps; it measured slower on the H200
+(README, "The Triton kernel").
 """
 
 from __future__ import annotations
