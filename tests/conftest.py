@@ -29,6 +29,16 @@ def shared_file():
     return _shared_file
 
 
+def pytest_configure(config):
+    # under pytest-xdist, share the cores between the workers instead of oversubscribing them
+    # (the float64 autograd references of the GPU tests are CPU-bound)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
 
