@@ -39,8 +39,9 @@ class ALRNNReconstructor:
 
     Parameters
     ----------
-    preset : {"lorenz63", "rossler"} or None
-        The authors' recipe for that system (M, P, window, tau, learning rates, epochs).
+    preset : {"lorenz63", "lorenz63-paper", "rossler", "lorenz96"} or None
+        The authors' recipe for that system (M, P, window, tau, learning rates, epochs);
+        "lorenz63-paper" pins the authors' Lorenz-63 recipe (`training.PRESETS`).
     **settings
         Any `ReconstructConfig` field (M, P, epochs, runs, seed, forcing, alpha, ...); they override
         the preset.
