@@ -28,26 +28,9 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-
-@triton.jit
-def _comb_real(a1, x1, a2, x2):
-    return a2 * a1, a2 * x1 + x2
-
-
-@triton.jit
-def _comb_cplx(ar1, ai1, xr1, xi1, ar2, ai2, xr2, xi2):
-    return (
-        ar2 * ar1 - ai2 * ai1,
-        ar2 * ai1 + ai2 * ar1,
-        ar2 * xr1 - ai2 * xi1 + xr2,
-        ar2 * xi1 + ai2 * xr1 + xi2,
-    )
-
-
-@triton.jit
-def _last(x, r, BT: tl.constexpr):
-    # the row index of every register is a compile-time constant here: this folds to one value
-    return tl.sum(tl.where(r[:, None] == BT - 1, x, 0.0), axis=0)
+# the scan's combine functions and the tile's last row are the stream kernels' own
+from .triton import _comb_cplx, _comb_real
+from .triton import _last_row as _last
 
 
 @triton.jit

@@ -47,6 +47,7 @@ def _comb_cplx(ar1, ai1, xr1, xi1, ar2, ai2, xr2, xi2):
 
 @triton.jit
 def _last_row(x, r, BT: tl.constexpr):
+    # where each thread holds whole time columns (column.py) this folds to one register
     return tl.sum(tl.where(r[:, None] == BT - 1, x, 0.0), axis=0)
 
 

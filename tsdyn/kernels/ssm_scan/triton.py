@@ -47,12 +47,11 @@ def _fwd_step(ut, t, T, row, H, h, hm, ar, ai, br, bim, cr, ci, dv, sr, si, y_pt
 
 
 @triton.jit
-def _bwd_step(
-    g, ut, k, T, row, H, h, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, du_ptr
-):
-    # walk step k is time T - 1 - k. W_t = V_{t+1} + conj(a) W_{t+1}; V_t = gy_t + conj(a) V_{t+1}
-    # (steps past the start: V, W unchanged, and u = gy = 0 adds nothing to P, Q)
-    ok = k < T
+def _bwd_step(g, ut, t, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr):
+    # the step at time t (walked backwards; dptr = du_ptr + the program's channels).
+    # W_t = V_{t+1} + conj(a) W_{t+1}; V_t = gy_t + conj(a) V_{t+1}
+    # (steps before the start, t < 0: V, W unchanged, and u = gy = 0 adds nothing to P, Q)
+    ok = t >= 0
     nwr = vr + ar * wr + ai * wi
     nwi = vi + ar * wi - ai * wr
     nvr = g[:, None] + ar * vr + ai * vi
@@ -66,7 +65,7 @@ def _bwd_step(
     qr += ut[:, None] * wr
     qi += ut[:, None] * wi
     du = tl.sum(er * vr - ei * vi, axis=1) + dv * g
-    tl.store(du_ptr + (row + T - 1 - k) * H + h, du.to(du_ptr.dtype.element_ty), mask=hm & ok)
+    tl.store(dptr + (row + t) * H, du.to(dptr.dtype.element_ty), mask=hm & ok)
     return vr, vi, wr, wi, pr, pi, qr, qi
 
 
@@ -170,6 +169,7 @@ def _ssm_bwd_kernel(
     qr = tl.zeros([BH, BN], WT)
     qi = tl.zeros([BH, BN], WT)
     row = bi * T
+    dptr = du_ptr + h
     g0, g1, g2, g3, g4, g5, g6, g7 = _ld8(gy_ptr, row, H, h, hm, T, 0, True, WT)
     u0, u1, u2, u3, u4, u5, u6, u7 = _ld8(u_ptr, row, H, h, hm, T, 0, True, WT)
     for k0 in range(0, T, 8):
@@ -177,176 +177,30 @@ def _ssm_bwd_kernel(
         c0, c1, c2, c3, c4, c5, c6, c7 = u0, u1, u2, u3, u4, u5, u6, u7
         g0, g1, g2, g3, g4, g5, g6, g7 = _ld8(gy_ptr, row, H, h, hm, T, k0 + 8, True, WT)
         u0, u1, u2, u3, u4, u5, u6, u7 = _ld8(u_ptr, row, H, h, hm, T, k0 + 8, True, WT)
+        t = T - 1 - k0  # walk step k0 is time T - 1 - k0
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f0, c0, k0, T, row, H, h, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, du_ptr
+            f0, c0, t, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f1,
-            c1,
-            k0 + 1,
-            T,
-            row,
-            H,
-            h,
-            hm,
-            ar,
-            ai,
-            er,
-            ei,
-            dv,
-            vr,
-            vi,
-            wr,
-            wi,
-            pr,
-            pi,
-            qr,
-            qi,
-            du_ptr,
+            f1, c1, t - 1, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f2,
-            c2,
-            k0 + 2,
-            T,
-            row,
-            H,
-            h,
-            hm,
-            ar,
-            ai,
-            er,
-            ei,
-            dv,
-            vr,
-            vi,
-            wr,
-            wi,
-            pr,
-            pi,
-            qr,
-            qi,
-            du_ptr,
+            f2, c2, t - 2, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f3,
-            c3,
-            k0 + 3,
-            T,
-            row,
-            H,
-            h,
-            hm,
-            ar,
-            ai,
-            er,
-            ei,
-            dv,
-            vr,
-            vi,
-            wr,
-            wi,
-            pr,
-            pi,
-            qr,
-            qi,
-            du_ptr,
+            f3, c3, t - 3, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f4,
-            c4,
-            k0 + 4,
-            T,
-            row,
-            H,
-            h,
-            hm,
-            ar,
-            ai,
-            er,
-            ei,
-            dv,
-            vr,
-            vi,
-            wr,
-            wi,
-            pr,
-            pi,
-            qr,
-            qi,
-            du_ptr,
+            f4, c4, t - 4, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f5,
-            c5,
-            k0 + 5,
-            T,
-            row,
-            H,
-            h,
-            hm,
-            ar,
-            ai,
-            er,
-            ei,
-            dv,
-            vr,
-            vi,
-            wr,
-            wi,
-            pr,
-            pi,
-            qr,
-            qi,
-            du_ptr,
+            f5, c5, t - 5, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f6,
-            c6,
-            k0 + 6,
-            T,
-            row,
-            H,
-            h,
-            hm,
-            ar,
-            ai,
-            er,
-            ei,
-            dv,
-            vr,
-            vi,
-            wr,
-            wi,
-            pr,
-            pi,
-            qr,
-            qi,
-            du_ptr,
+            f6, c6, t - 6, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
         vr, vi, wr, wi, pr, pi, qr, qi = _bwd_step(
-            f7,
-            c7,
-            k0 + 7,
-            T,
-            row,
-            H,
-            h,
-            hm,
-            ar,
-            ai,
-            er,
-            ei,
-            dv,
-            vr,
-            vi,
-            wr,
-            wi,
-            pr,
-            pi,
-            qr,
-            qi,
-            du_ptr,
+            f7, c7, t - 7, row, H, hm, ar, ai, er, ei, dv, vr, vi, wr, wi, pr, pi, qr, qi, dptr
         )
     base = bi * 4 * H * N * 2 + pn
     stride = H * N * 2
