@@ -294,6 +294,20 @@ def alrnn_forced_loss_grad(a, W, h, L, data, starts, alpha, P: int, noise_sd=0.0
     return loss, (ga, gW, gh, gL), Z
 
 
+@numba.njit(inline="always")
+def _map(a, W, h, r, z, K, phi, zn):
+    """zn = a z + W phi(z) + h for run r (phi: ReLU on the units from K on), the AL-RNN map."""
+    M = z.shape[0]
+    for j in range(M):
+        v = z[j]
+        phi[j] = v if (j < K or v > 0) else 0.0
+    for i in range(M):
+        acc = a[r, i] * z[i] + h[r, i]
+        for j in range(M):
+            acc += W[r, i, j] * phi[j]
+        zn[i] = acc
+
+
 @numba.njit(parallel=True, cache=True)
 def _free_run(a, W, h, z0, P, out):
     R, B, steps, M = out.shape
@@ -304,14 +318,7 @@ def _free_run(a, W, h, z0, P, out):
         z = z0[r, b].copy()
         phi = np.empty(M, dtype=z.dtype)
         for t in range(steps):
-            for j in range(M):
-                v = z[j]
-                phi[j] = v if (j < K or v > 0) else 0.0
-            for i in range(M):
-                acc = a[r, i] * z[i] + h[r, i]
-                for j in range(M):
-                    acc += W[r, i, j] * phi[j]
-                out[r, b, t, i] = acc
+            _map(a, W, h, r, z, K, phi, out[r, b, t])
             for i in range(M):
                 z[i] = out[r, b, t, i]
 
@@ -342,14 +349,7 @@ def _pe(a, W, h, L, x, n_steps, P, err):
                     acc += L[r, k, n] * x[t, n]
                 z[N + k] = acc
             for _ in range(n_steps):
-                for j in range(M):
-                    v = z[j]
-                    phi[j] = v if (j < K or v > 0) else 0.0
-                for i in range(M):
-                    acc = a[r, i] * z[i] + h[r, i]
-                    for j in range(M):
-                        acc += W[r, i, j] * phi[j]
-                    zn[i] = acc
+                _map(a, W, h, r, z, K, phi, zn)
                 z[:] = zn
             e = 0.0
             for n in range(N):
@@ -379,9 +379,6 @@ def _lyap(a, W, h, z0, steps, transient, P, Q0, out):
         sums = np.zeros(M)
         for t in range(transient + steps):
             # J = diag(a) + W D(z);  V = J Q
-            for j in range(M):
-                v = z[j]
-                phi[j] = v if (j < K or v > 0) else 0.0
             for i in range(M):
                 for c in range(M):
                     acc = a[r, i] * Q[i, c]
@@ -389,11 +386,7 @@ def _lyap(a, W, h, z0, steps, transient, P, Q0, out):
                         if j < K or z[j] > 0:
                             acc += W[r, i, j] * Q[j, c]
                     V[i, c] = acc
-            for i in range(M):
-                acc = a[r, i] * z[i] + h[r, i]
-                for j in range(M):
-                    acc += W[r, i, j] * phi[j]
-                zn[i] = acc
+            _map(a, W, h, r, z, K, phi, zn)
             z[:] = zn
             # modified Gram-Schmidt: V = Q R, log|R_cc| accumulated after the transient
             for c in range(M):
@@ -450,17 +443,13 @@ def _lyap_max(a, W, h, z0, steps, transient, P, v0, out):
         total = 0.0
         for t in range(transient + steps):
             # v <- J_t v / |J_t v|, J_t = diag(a) + W D(z_{t-1});  z <- F(z)
-            for j in range(M):
-                phi[j] = z[j] if (j < K or z[j] > 0) else 0.0
             for i in range(M):
                 acc = a[r, i] * v[i]
-                accz = a[r, i] * z[i] + h[r, i]
                 for j in range(M):
                     if j < K or z[j] > 0:
                         acc += W[r, i, j] * v[j]
-                    accz += W[r, i, j] * phi[j]
                 vn[i] = acc
-                zn[i] = accz
+            _map(a, W, h, r, z, K, phi, zn)
             nrm = 0.0
             for i in range(M):
                 nrm += vn[i] * vn[i]
