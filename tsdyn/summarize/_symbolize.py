@@ -157,6 +157,18 @@ def _kim(x0, x1, ends, t):
     return d0 * d0 + d1 * d1
 
 
+@numba.njit(inline="always")
+def _dtw_within(x, y, r, thr, best, buf, cb, cbc, stats):
+    """The last stage of `_try` and `_try_indexed`: pruned DTW against thr; inf if above best."""
+    d, cells = _dtw_pruned(x, y, r, thr, buf, cb, cbc)
+    stats[4] += 1
+    stats[6] += cells
+    if d > best:
+        stats[5] += 1
+        return _INF
+    return d
+
+
 @numba.njit(cache=True, nogil=True)
 def _try(x, y, t, lower, upper, slower, supper, r, best, buf, cb, cbc, h, hl, hu, stats):
     """Squared DTW of x to representative t (envelope lower/upper) if it can be <= best, else
@@ -171,13 +183,7 @@ def _try(x, y, t, lower, upper, slower, supper, r, best, buf, cb, cbc, h, hl, hu
         stats[7] += 1
         return _INF
     lb_keogh_suffix(y, slower, supper, cbc)  # the column terms, for pruning
-    d, cells = _dtw_pruned(x, y, r, thr, buf, cb, cbc)
-    stats[4] += 1
-    stats[6] += cells
-    if d > best:
-        stats[5] += 1
-        return _INF
-    return d
+    return _dtw_within(x, y, r, thr, best, buf, cb, cbc, stats)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -430,13 +436,7 @@ def _try_indexed(x, y, lower, upper, slower, supper, r, best, buf, cb, cbc, stat
     if _suffixes(x, y, lower, upper, slower, supper, cb, cbc, r) > thr:
         stats[9] += 1
         return _INF
-    d, cells = _dtw_pruned(x, y, r, thr, buf, cb, cbc)
-    stats[4] += 1
-    stats[6] += cells
-    if d > best:
-        stats[5] += 1
-        return _INF
-    return d
+    return _dtw_within(x, y, r, thr, best, buf, cb, cbc, stats)
 
 
 @numba.njit(cache=True, nogil=True)
