@@ -36,11 +36,13 @@ _INF = np.inf
 
 
 @numba.njit(cache=True, nogil=True)
-def dtw_sq(x, y, rl, rh, max_sq, buf):
+def dtw_sq(x, y, rl, rh, max_sq, buf, cb=None):
     """Squared DTW of x [n] and y [m] in the band -rl <= j - i <= rh; (cost, cells updated).
 
-    Returns inf as soon as every cell of a row exceeds `max_sq` (early abandoning). `buf` is
-    scratch of length >= rl + rh + 3.
+    Returns inf as soon as every cell of a row exceeds `max_sq` (early abandoning), or, given
+    `cb` (a cumulative lower bound: cb[i] bounds the cost of rows i..n-1 from below, e.g. suffix
+    sums of LB_Keogh terms, cb[n] = 0), once min(row i) + cb[i + 1] > max_sq (UCR suite). `buf`
+    is scratch of length >= rl + rh + 3.
     """
     n = x.shape[0]
     m = y.shape[0]
@@ -66,43 +68,18 @@ def dtw_sq(x, y, rl, rh, max_sq, buf):
             buf[k + 1] = v
             row_min = v if v < row_min else row_min
         cells += kend - kstart + 1
-        if row_min > max_sq:
+        if cb is None:  # numba compiles the two cases apart
+            if row_min > max_sq:
+                return _INF, cells
+        elif row_min + cb[i + 1] > max_sq:
             return _INF, cells
     return buf[rh + 1], cells
 
 
 @numba.njit(cache=True, nogil=True)
 def dtw_sq_cb(x, y, r, max_sq, buf, cb):
-    """`dtw_sq` for equal lengths and radius r, abandoning with a cumulative lower bound.
-
-    cb[i] bounds the cost of rows i..n-1 from below (suffix sums of LB_Keogh terms, cb[n] = 0);
-    after row i the search stops once min(row i) + cb[i + 1] > max_sq (UCR suite).
-    """
-    n = x.shape[0]
-    W = 2 * r + 1
-    for k in range(W + 2):
-        buf[k] = _INF
-    buf[r + 1] = 0.0
-    cells = 0
-    for i in range(n):
-        xi = x[i]
-        kstart = max(0, r - i)
-        kend = min(W - 1, n - 1 - i + r)
-        row_min = _INF
-        for k in range(kstart, kend + 1):
-            left = buf[k]
-            diag = buf[k + 1]
-            up = buf[k + 2]
-            best = diag if diag < up else up
-            best = best if best < left else left
-            d = xi - y[i - r + k]
-            v = d * d + best
-            buf[k + 1] = v
-            row_min = v if v < row_min else row_min
-        cells += kend - kstart + 1
-        if row_min + cb[i + 1] > max_sq:
-            return _INF, cells
-    return buf[r + 1], cells
+    """`dtw_sq` for equal lengths and radius r, abandoning with the cumulative lower bound cb."""
+    return dtw_sq(x, y, r, r, max_sq, buf, cb)
 
 
 @numba.njit(cache=True, nogil=True)
