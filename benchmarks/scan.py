@@ -492,15 +492,20 @@ def column_sweep(bw, budget_s=150.0, cases=None):
         s = a.element_size()
         n = a.numel()
         dt = str(dtype)[6:]
-        runs = [("default", {})] + [("column", dict(mode="column", **st)) for st in settings]
+        runs = [("default", {})] + [(st.get("mode", "column"), dict(st)) for st in settings]
         for name, kw in runs:
-            kw = dict(kw)
+            kw = dict(kw, mode=name) if name != "default" else {}
             seg = kw.pop("segments", None)
             col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns") if k in kw}
-            fkw = dict(kw, segments=seg, col=col or None) if name == "column" else {}
+            fkw = dict(kw, segments=seg, col=col or None) if name != "default" else {}
             if name == "column":
                 pl = tk.plan_col(*shape, s, a.is_complex(), a.device, seg, **col)
                 tag = f"column bt={pl[0]} BD={pl[1]} w={pl[2]} S={pl[3]} vec={pl[5]} ns={pl[6]}"
+            elif name == "tma":
+                from tsdyn.kernels.scan.tma import TMA
+
+                cfg = dict(TMA[s], **{"num_warps" if k == "nw" else k: v for k, v in col.items()})
+                tag = f"tma bt={cfg['bt']} w={cfg['num_warps']} ns={cfg['ns']}"
             else:
                 mode = tk.choose_mode(*shape, s, a.is_complex(), a.device)
                 tag = f"default ({mode})"
@@ -528,6 +533,17 @@ def column_sweep(bw, budget_s=150.0, cases=None):
                 msg = f"{type(e).__name__}: {str(e)[:300]}"
                 ROWS.append(dict(impl=tag, shape=shape, dtype=dt, sweep="column", error=msg))
                 log(tag, shape, "failed:", msg)
+
+
+#: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
+TMA_CASES = [
+    ((256, 4096, 256), torch.float32, [{}, dict(bt=16, ns=6), dict(bt=64, ns=3), dict(nw=2)]),
+    ((64, 16384, 256), torch.float32, [{}, dict(ns=6), dict(bt=64, ns=3), dict(bt=16, ns=8)]),
+    ((16, 65536, 256), torch.float32, [{}, dict(ns=8), dict(bt=64, ns=4), dict(bt=64, ns=6)]),
+    ((64, 16384, 256), torch.bfloat16, [{}, dict(bt=32, ns=6), dict(bt=128, ns=3)]),
+    ((4, 262144, 256), torch.float32, [dict(ns=8), dict(bt=64, ns=6)]),
+    ((16, 65536, 256), torch.bfloat16, [{}, dict(bt=128, ns=4)]),
+]
 
 
 def bwd_tiles(bw):
@@ -706,6 +722,9 @@ def gpu_main(args):
         bwd_tiles(bw)
     if args.column:
         column_sweep(bw, args.column_budget)
+    if args.tma:
+        cases = [(sh, dt, [dict(st, mode="tma") for st in sts]) for sh, dt, sts in TMA_CASES]
+        column_sweep(bw, args.column_budget, cases)
     if not args.only_sweep:
         total = 1 << 28
         for T in (4096, 16384, 65536, 262144, 1 << 20):
@@ -821,7 +840,10 @@ def main():
     p.add_argument("--bwd-tiles", action="store_true", help="time the backward's tile sizes")
     p.add_argument("--no-assoc", action="store_true", help="skip torch associative_scan")
     p.add_argument("--column", action="store_true", help="column mode against the default path")
-    p.add_argument("--column-budget", type=float, default=150.0, help="seconds for --column")
+    p.add_argument("--tma", action="store_true", help="tma mode against the default path")
+    p.add_argument(
+        "--column-budget", type=float, default=150.0, help="seconds for --column / --tma"
+    )
     p.add_argument(
         "--assoc-bwd",
         action="store_true",

@@ -175,6 +175,40 @@ def test_gpu_column_mode(T, D, dtype, col):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("T", [1, 65, 1000, 100003])
+@pytest.mark.parametrize("D", [64, 256, 67])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gpu_tma_mode(T, D, dtype, reverse):
+    """tma mode (tma.py: bulk tensor copies, D = 64 / 256; D = 67 has rows of 268 bytes and falls
+    back to column mode) forward and backward against float64, time-varying `a` with h0, and a
+    time-invariant `a` for the gradient summed over time."""
+    from tsdyn.kernels.scan import tma
+    from tsdyn.kernels.scan import triton as tk
+    from tsdyn.kernels.scan.naive import naive_linear_scan
+
+    gen = torch.Generator().manual_seed(T + D)
+    Bn = 2 if T < 5000 else 1
+    b = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    assert tma.usable(b) == (D != 67)
+    h0 = torch.randn(Bn, D, generator=gen).to(dtype).cuda()
+    gy = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    w = wide_dtype(dtype)
+    for shape in ((Bn, T, D), (Bn, D)):
+        a = draw("slow", shape, gen, dtype, "cuda")
+        h = tk.scan_fwd(a, b, h0, reverse, mode="tma")
+        assert rel(h.cpu(), ref_scan(a, b, h0, reverse)) <= tol
+        if T > 5000:
+            continue
+        xs = [x.cpu().to(w).requires_grad_() for x in (a, b, h0)]
+        ref_g = torch.autograd.grad(naive_linear_scan(*xs, reverse), xs, gy.cpu().to(w))
+        grads = tk.scan_bwd(a, h, h0, gy, reverse, mode="tma")
+        for g, r in zip(grads, ref_g, strict=True):
+            assert rel(g.cpu(), r) <= 3 * tol
+
+
+@pytest.mark.gpu
 def test_gpu_state_passing_long_sequence_and_determinism(monkeypatch):
     from tsdyn.kernels import linear_scan
 
@@ -293,6 +327,7 @@ def check_interpreter_scan(dtype):
     Bn, T, D = 2, 45, 5
     w = wide_dtype(dtype)
     tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    check_interpreter_tma(dtype)
     for cfg in tk.STREAM.values():  # tiles of 16 steps, so that 3 segments really split time
         cfg["tile_elems"] = 64
     for cfg in tk.LB.values():  # lookback: 3 tiles of 16 steps, blocks of two levels
@@ -333,6 +368,38 @@ def check_interpreter_scan(dtype):
     grads = tk.scan_bwd(a, h, None, gy, False, segments=2, **col)
     for g, r in zip(grads[:2], ref_g, strict=True):
         assert rel(g, r) <= 3 * tol
+
+
+def check_interpreter_tma(dtype):
+    """tma mode (tma.py): forward and every gradient against float64 autograd, both directions,
+    both shapes of `a`, with and without h0; T = 45 in tiles of 16 steps (a partial last tile on
+    either end of the walk), D = 64 (two programs); D = 5 (rows of 20 bytes) falls back."""
+    from tsdyn.kernels.scan import tma
+    from tsdyn.kernels.scan import triton as tk
+    from tsdyn.kernels.scan.naive import naive_linear_scan
+
+    gen = torch.Generator().manual_seed(5)
+    w = wide_dtype(dtype)
+    tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    kw = dict(mode="tma", col=dict(bt=16, ns=2))
+    for Bn, T, D in ((2, 45, 64), (1, 7, 5)):
+        x = torch.empty(Bn, T, D, dtype=dtype)
+        assert tma.usable(x) == (D == 64)
+        for a_shape in ("tv", "lti"):
+            for reverse in (False, True):
+                for with_h0 in (False, True):
+                    shape = (Bn, T, D) if a_shape == "tv" else (Bn, D)
+                    a = draw("slow" if reverse else "negative", shape, gen, dtype, "cpu")
+                    b, gy = (torch.randn(Bn, T, D, generator=gen).to(dtype) for _ in range(2))
+                    h0 = torch.randn(Bn, D, generator=gen).to(dtype) if with_h0 else None
+                    xs = [x.to(w).requires_grad_() for x in (a, b, h0) if x is not None]
+                    ref = naive_linear_scan(*xs, *([] if with_h0 else [None]), reverse)
+                    ref_g = torch.autograd.grad(ref, xs, gy.to(w))
+                    h = tk.scan_fwd(a, b, h0, reverse, **kw)
+                    assert rel(h, ref.detach()) <= tol
+                    grads = tk.scan_bwd(a, h, h0, gy, reverse, **kw)
+                    for g, r in zip(grads, ref_g, strict=False):
+                        assert rel(g, r) <= 3 * tol
 
 
 def check_interpreter_ssm_scan():

@@ -1035,6 +1035,12 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
         mode = "stream"  # column mode is built and measured for 32-bit and 16-bit math only
     tv = a.dim() == 3
     dummy = _float_view(x)
+    if mode == "tma":
+        from . import tma
+
+        if not cplx and not f64 and tma.usable(x, a, hs, out, da):
+            return tma.launch(a, x, hs, h0, out, da, dh0, reverse, bwd, **(col or {}))
+        mode = "stream" if f64 else "column"  # bulk copies: 16-byte rows, Hopper
     if mode == "lookback":
         BT, BD, num_warps, NTT = plan_lb(Bn, T, D, x.element_size(), cplx)
         NDB = triton.cdiv(D, BD)
@@ -1133,7 +1139,8 @@ def scan_fwd(a, b, h0, reverse, segments=None, mode=None, col=None):
     """a: [B, T, D] or [B, D]; b: [B, T, D]; h0: [B, D] or None -> h [B, T, D] (dtype of b).
 
     segments: force this many time segments (stream mode unless `mode` says otherwise); mode:
-    force "stream"/"lookback"/"column"; col: column mode's vec / bt / nw (plan_col).
+    force "stream"/"lookback"/"column"/"tma"; col: column mode's vec / bt / nw (plan_col), tma
+    mode's bt / nw / ns (tma.launch).
     """
     out = torch.empty_like(b)
     _launch(a, b, None, h0, out, None, None, reverse, False, segments, mode, col)

@@ -1,0 +1,185 @@
+"""Column mode with bulk tensor copies ("tma" mode of triton.py): `h_t = a_t * h_{t-1} + b_t`.
+
+The layout is column mode's (column.py): a program owns `BD = 32 * num_warps` channels of one batch
+row, every lane one channel, and each thread holds all `BT` time rows of its channel, so the scan
+along time is a chain of FMAs inside the thread. What changes is how tiles arrive. Column mode
+issues each tile's loads from registers (one tile ahead), so bytes in flight are bounded by
+registers and by the number of warps (B * D / 32): at T = 16K-64K there are 1-4 warps per SM, too
+few to cover the memory latency. Here every tile is one Hopper bulk tensor copy (TMA) into shared
+memory, and the compiler's software pipeline keeps `NS` tiles in flight per program without
+registers (HOPPER.md: "two or three shared-memory stages deep"). Tiles are addressed through
+`[B, T, D]` tensor descriptors: rows outside `[0, T)` read as zeros and are dropped on store, so no
+load or store carries a mask; the walk direction only changes the tile's first row and the scan's
+direction. The time axis is never split (triton.py uses column mode where a split is needed).
+
+Backward (BWD): x is dh, walked against the forward's direction; the coefficient of time t is
+a_{t+1} (a_{t-1} for a reverse scan): the same descriptor read one row shifted; da_t = g_t h_{t-1}
+reads h one row shifted the other way, h0 at the sequence's edge; dh0 = a_0 g_0.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from .triton import _comb_real
+
+
+@triton.jit
+def _row(x, r, i: tl.constexpr):
+    # one row of a tile whose time rows are in-thread: folds to a register
+    return tl.sum(tl.where(r[:, None] == i, x, 0.0), axis=0)
+
+
+@triton.jit
+def _tma_real(
+    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, T, n,
+    D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
+    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr,
+):  # fmt: skip
+    # n = cdiv(T, BT) tiles. REV: walk time backwards. BWD: as column.py (x = dh; outputs db, da,
+    # dh0).
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1)
+    d0 = pid_d * BD
+    d = d0 + tl.arange(0, BD)
+    dm = d < D
+    r = tl.arange(0, BT)
+    vec = bi.to(tl.int64) * D + d
+    if REV:
+        FIRST: tl.constexpr = BT - 1  # the walk enters a tile at its last row
+        LAST: tl.constexpr = 0
+        CO: tl.constexpr = 1  # BWD: coefficient of time t = a_{t+1}; h_prev = h_{t-1}
+    else:
+        FIRST: tl.constexpr = 0
+        LAST: tl.constexpr = BT - 1
+        CO: tl.constexpr = -1
+    c = tl.zeros([BD], tl.float32)
+    h0 = tl.zeros([BD], tl.float32)
+    if HAS_H0:
+        h0 = tl.load(h0_ptr + vec, mask=dm, other=0.0).to(tl.float32)
+        if not BWD:
+            c = h0
+    a_c = tl.full([BD], 1.0, tl.float32)
+    if not A_TV:
+        a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
+    da_acc = tl.zeros([BD], tl.float32)
+    for i in tl.range(0, n, num_stages=NS):
+        if REV:
+            t0 = T - (i + 1) * BT
+        else:
+            t0 = i * BT
+        x = x_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
+        if A_TV:
+            if BWD:
+                a = a_d.load([bi, t0 + CO, d0]).reshape(BT, BD).to(tl.float32)
+            else:
+                a = a_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
+        else:
+            a = tl.broadcast_to(a_c[None, :], (BT, BD))
+        if BWD:
+            hp = hs_d.load([bi, t0 - CO, d0]).reshape(BT, BD).to(tl.float32)
+        t = t0 + r
+        if i == n - 1:  # the walk's last tile holds the rows outside [0, T) and the h0 edge
+            # a = 1 there, so the carry leaving the tile is the state at the walk's last step
+            a = tl.where(((t >= 0) & (t < T))[:, None], a, 1.0)
+            if BWD and HAS_H0:  # h_prev at the sequence's edge (t = 0, or T - 1 reversed) is h0
+                if REV:
+                    edge = 0
+                else:
+                    edge = T - 1
+                hp = tl.where((t == edge)[:, None], h0[None, :], hp)
+        x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
+        _, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
+        out_d.store([bi, t0, d0], h.reshape(1, BT, BD).to(out_d.dtype))
+        if BWD:
+            g = h * hp
+            if A_TV:
+                da_d.store([bi, t0, d0], g.reshape(1, BT, BD).to(da_d.dtype))
+            else:
+                da_acc += tl.sum(g, axis=0)  # rows outside [0, T): h_prev reads as 0
+        c = _row(h, r, LAST)
+    if BWD:
+        if not A_TV:
+            tl.store(dsum_ptr + vec, da_acc, mask=dm)
+        if A_TV:
+            if REV:
+                te = 0
+            else:
+                te = T - 1
+            a0 = tl.load(a_ptr + (bi.to(tl.int64) * T + te) * D + d, mask=dm, other=0.0)
+            a0 = a0.to(tl.float32)
+        else:
+            a0 = a_c
+        tl.store(dh0_ptr + vec, a0 * c, mask=dm)
+
+
+#: tile rows, warps (32 channels each) and pipeline stages per element size (bytes)
+TMA = {4: {"bt": 32, "num_warps": 1, "ns": 4}, 2: {"bt": 64, "num_warps": 1, "ns": 4}}
+
+
+def usable(*tensors) -> bool:
+    """Whether tma mode can take these [B, T, D] / [B, D] operands: 32-bit or 16-bit real data,
+    16-byte aligned bases and rows (a bulk tensor copy's requirements), Hopper or newer (or the
+    interpreter)."""
+    import os
+
+    import torch
+
+    x = tensors[0]
+    if x.device.type == "cuda":
+        if torch.cuda.get_device_capability(x.device)[0] < 9:
+            return False
+    elif os.environ.get("TRITON_INTERPRET") != "1":
+        return False
+    for t in tensors:
+        if t is None:
+            continue
+        if t.is_complex() or t.element_size() not in (2, 4) or t.data_ptr() % 16:
+            return False
+        if (t.shape[-1] * t.element_size()) % 16:
+            return False
+    return True
+
+
+def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None):
+    """One scan in tma mode (arguments as triton._launch; `usable` must hold). Returns da [B, D]
+    for a time-invariant `a` in the backward, else None."""
+    import torch
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    Bn, T, D = x.shape
+    cfg = TMA[x.element_size()]
+    BT = bt or cfg["bt"]
+    num_warps = nw or cfg["num_warps"]
+    BD = 32 * num_warps
+
+    def desc(t):
+        return TensorDescriptor(t, [Bn, T, D], [T * D, D, 1], [1, BT, BD])
+
+    tv = a.dim() == 3
+    xd = desc(x)
+    dsum = torch.empty((Bn, D), dtype=torch.float32, device=x.device) if bwd and not tv else None
+    _tma_real[(triton.cdiv(D, BD), Bn)](
+        desc(a) if tv else xd,
+        xd,
+        desc(hs) if hs is not None else xd,
+        desc(out),
+        desc(da) if bwd and tv else xd,
+        a,
+        h0 if h0 is not None else x,
+        dh0 if dh0 is not None else x,
+        dsum if dsum is not None else x,
+        T,
+        triton.cdiv(T, BT),
+        D=D,
+        A_TV=tv,
+        HAS_H0=h0 is not None,
+        REV=bool(reverse),
+        BWD=bwd,
+        BT=BT,
+        BD=BD,
+        NS=ns or cfg["ns"],
+        num_warps=num_warps,
+    )
+    return dsum
