@@ -56,6 +56,14 @@ VARIANTS: dict[str, dict] = {
     "M40": dict(M=40),
     "M40_e600": dict(M=40, epochs=600, lr_end=1e-4),
     "M30_e900": dict(M=30, epochs=900, lr_end=1e-4),
+    # third session: diagnostics and new training terms (tau 12 base)
+    "tau1": dict(tau=1),
+    "tau12_burn20": dict(tau=12, burn_in=20),
+    "tau12_tail36": dict(tau=12, tail=36),
+    "tau12_tail36_w3": dict(tau=12, tail=36, tail_weight=3.0),
+    "tau12_T600_b17": dict(tau=12, window=600, batches_per_epoch=17),
+    "tau12_S48_b17": dict(tau=12, batch_size=48, batches_per_epoch=17),
+    "tau12_M30": dict(tau=12, M=30),
 }
 
 
@@ -95,8 +103,33 @@ def run_variant(name: str, args) -> dict:
                 flush=True,
             )
 
+    fp_history = []
+
+    def on_checkpoint(epoch, params):
+        # observed units of every region's fixed point per run (z-scored): how the centre
+        # saddle moves during training
+        from tsdyn.reconstruct.symbolic import fixed_points
+
+        a, W, h, _ = (p.astype(np.float64) for p in params)
+        fps = [fixed_points(a[r], W[r], h[r], settings["P"]) for r in range(len(a))]
+        fp_history.append(
+            {
+                "epoch": epoch,
+                "fixed_points": [
+                    {
+                        f["symbol"]: [round(v, 3) for v in f["z"][:3]] + [f["real"]]
+                        for f in run
+                        if f.get("exists")
+                    }
+                    for run in fps
+                ],
+            }
+        )
+
     t0 = time.perf_counter()
-    rec.fit(d["train"], dt=0.01, progress=progress, validation=d["val"])
+    rec.fit(
+        d["train"], dt=0.01, progress=progress, validation=d["val"], on_checkpoint=on_checkpoint
+    )
     train_s = time.perf_counter() - t0
     rep = rec.evaluate(d["test"], transient=1000, data_lyapunov=False)
     per = rep["per_run"]
@@ -105,6 +138,17 @@ def run_variant(name: str, args) -> dict:
         for r in range(rec.config_.runs)
     ]
     per["wing_centre"] = [wing_centre_topology(c)["holds"] for c in codes]
+    # observed units (z-scored) of each region's fixed point: the centre saddle's z is the
+    # diagnostic of the missing dives (true Lorenz: (0, 0, -2.74) in training z-scores)
+    per["fixed_points"] = [
+        {
+            fp["symbol"]: [round(v, 3) for v in fp["z"][: rec.model_.N]]
+            + [fp.get("real", False), fp.get("type", "")]
+            for fp in c["fixed_points"]
+            if fp.get("exists")
+        }
+        for c in codes
+    ]
     tr = rec.train_
     result = {
         "variant": name,
@@ -118,6 +162,7 @@ def run_variant(name: str, args) -> dict:
             {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h.items()}
             for h in tr.history
         ],
+        "fixed_point_history": fp_history,
     }
     with open(Path(args.out) / f"{name}.json", "w") as f:
         json.dump(result, f)

@@ -68,6 +68,36 @@ def test_fused_loss_and_gradients_match_autograd(R, S, T, M, N, P, kind):
     assert np.allclose(np.transpose(Z[:, 1:], (0, 3, 1, 2)), forced, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["stf", "gtf"])
+def test_weighted_loss_and_gradients_match_autograd(kind):
+    """Per-step, per-unit loss weights (burn-in, tail, unit weights) on fresh random weights."""
+    R, S, T, M, N, P = 2, 6, 41, 9, 3, 2
+    rng = np.random.default_rng([R, S, T, M, 11])
+    a, W, h, L = _model(rng, R, M, N)
+    data = rng.normal(size=(T * 4, N))
+    starts = rng.integers(0, len(data) - T - 1, (R, S))
+    alpha = _alpha(R, T, kind)
+    weights = rng.uniform(0.0, 3.0, (R, T + 1, N))
+    weights[:, 5:9] = 0.0
+    keys = rng.integers(0, 2**63, R).astype(np.uint64)
+    loss, grads, _ = alrnn_forced_loss_grad(a, W, h, L, data, starts, alpha, P, 0.05, keys, weights)
+    x = torch.tensor(noisy_windows(data, starts, T, 0.05, keys))
+    params = [torch.tensor(p, requires_grad=True) for p in (a, W, h, L)]
+    ref = naive_alrnn_forced_loss(*params, x, torch.tensor(alpha), P, weights=torch.tensor(weights))
+    ref.sum().backward()
+    assert _rel(loss, ref.detach().numpy()) < 1e-12
+    for g, p in zip(grads, params, strict=True):
+        assert _rel(g, p.grad.numpy()) < 1e-10
+    # and by hand: the weighted mean of the squared errors of the unweighted reference's states
+    _, zhat = naive_alrnn_forced_loss(
+        *[p.detach() for p in params], x, torch.tensor(alpha), P, return_states=True
+    )
+    sq = (zhat[..., :N].numpy() - x.numpy()[:, :, 1:]) ** 2
+    assert np.allclose(loss, (sq * weights[:, None, 1:]).mean(axis=(1, 2, 3)), rtol=1e-12)
+    plain, _, _ = alrnn_forced_loss_grad(a, W, h, L, data, starts, alpha, P, 0.05, keys)
+    assert not np.allclose(plain, loss)
+
+
 def test_float32_kernel_close_to_float64():
     rng = np.random.default_rng(7)
     R, S, T, M, N, P = 2, 16, 120, 20, 3, 2

@@ -14,6 +14,7 @@ from tsdyn.reconstruct.metrics import dstsp_bins, hellinger_spectrum, lyapunov_f
 from tsdyn.reconstruct.training import (
     _draw_starts,
     _forcing_weights,
+    _loss_weights,
     _tau_at,
     adaptive_alpha,
     alpha_at,
@@ -55,6 +56,7 @@ SMALL = dict(
             eval_transient=20,
         ),
         dict(tau_end=9, ema=0.5),
+        dict(burn_in=6, tail=8, tail_weight=0.5, dim_weights=(1.0, 2.0, 0.5)),
     ],
 )
 def test_batched_runs_equal_separate_runs(lorenz, extra):
@@ -254,3 +256,94 @@ def test_paper_preset_is_the_authors_lorenz_recipe():
         ReconstructConfig(forcing="gtf", alpha=None, alpha_end=0.1).check()
     with pytest.raises(InputError, match="ema"):
         ReconstructConfig(ema=1.0).check()
+
+
+def test_burn_in_and_tail_layout_of_forcing_and_loss_weights():
+    cfg = ReconstructConfig(window=10, tau=4, burn_in=3, tail=5, tail_weight=0.25)
+    assert cfg.rollout == 18
+    alpha = _forcing_weights(cfg, np.ones(2))
+    # steps 1..3 forced (burn-in), then the window's forcing at 3 + 4, 3 + 8, nothing in the tail
+    assert np.flatnonzero(alpha[0]).tolist() == [1, 2, 3, 7, 11] and np.all(alpha[1] == alpha[0])
+    w = _loss_weights(cfg, 2, 3)
+    assert w.shape == (2, 19, 3)
+    assert np.all(w[:, :4] == 0) and np.all(w[:, 4:14] == 1) and np.all(w[:, 14:] == 0.25)
+    gtf = ReconstructConfig(window=6, forcing="gtf", burn_in=2, tail=3)
+    a = _forcing_weights(gtf, np.array([0.3]))
+    assert np.allclose(a[0], [0, 1, 1, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0, 0, 0])
+    d = _loss_weights(ReconstructConfig(window=6, dim_weights=(1.0, 3.0)), 1, 2)
+    assert np.allclose(d[0, 1], [0.5, 1.5])  # normalised to mean 1
+    assert _loss_weights(ReconstructConfig(), 1, 3) is None  # the paper's plain MSE
+    with pytest.raises(InputError, match="needs 3 values"):
+        _loss_weights(ReconstructConfig(dim_weights=(1.0, 2.0)), 1, 3)
+    with pytest.raises(InputError):
+        ReconstructConfig(tail=-1).check()
+
+
+def test_zero_weight_tail_and_burn_in_leave_the_window_loss_unchanged(lorenz):
+    """A tail with weight 0 adds nothing (later steps cannot change earlier predictions); a
+    burn-in of B forced steps without loss equals the plain window started B steps later from the
+    state the forced burn-in reached (checked against the autograd reference)."""
+    from tsdyn.kernels.rollout.cpu import alrnn_forced_loss_grad, noisy_windows
+    from tsdyn.kernels.rollout.naive import naive_alrnn_forced_loss
+
+    rng = np.random.default_rng(3)
+    R, S, M, N, P = 2, 5, 8, 3, 2
+    model = ALRNN(M, N, P, runs=R, seeds=[1, 2])
+    arrays = [getattr(model, k).detach().numpy().astype(np.float64) for k in "aWhL"]
+    arrays[1] = arrays[1] + rng.normal(0, 0.2, arrays[1].shape)
+    keys = rng.integers(0, 2**63, R).astype(np.uint64)
+    starts = rng.integers(0, 3000, (R, S))
+    plain = ReconstructConfig(M=M, P=P, window=24, tau=5)
+    tailed = ReconstructConfig(M=M, P=P, window=24, tau=5, tail=9, tail_weight=0.0)
+    l0, g0, _ = alrnn_forced_loss_grad(
+        *arrays, lorenz, starts, _forcing_weights(plain, np.ones(R)), P, 0.05, keys
+    )
+    w = _loss_weights(tailed, R, N)
+    l1, g1, _ = alrnn_forced_loss_grad(
+        *arrays, lorenz, starts, _forcing_weights(tailed, np.ones(R)), P, 0.05, keys, w
+    )
+    # same sum of squares over the window, divided by the longer rollout's step count
+    assert np.allclose(l1 * tailed.rollout, l0 * plain.rollout, rtol=1e-12)
+    for a, b in zip(g0, g1, strict=True):
+        assert np.allclose(a * plain.rollout, b * tailed.rollout, rtol=1e-10, atol=1e-14)
+    # burn-in: reference by hand (teacher-force B steps, then the plain window from there)
+    B = 4
+    warm = ReconstructConfig(M=M, P=P, window=24, tau=5, burn_in=B)
+    w = _loss_weights(warm, R, N)
+    lw, gw, _ = alrnn_forced_loss_grad(
+        *arrays, lorenz, starts, _forcing_weights(warm, np.ones(R)), P, 0.05, keys, w
+    )
+    x = torch.tensor(noisy_windows(lorenz, starts, warm.rollout, 0.05, keys))
+    params = [torch.tensor(p, requires_grad=True) for p in arrays]
+    a, W, h, L = params
+    z = torch.cat((x[:, :, 0], torch.einsum("rkn,rsn->rsk", L, x[:, :, 0])), -1)
+    for t in range(1, B + 1):
+        zhat = a[:, None] * z + torch.einsum("rij,rsj->rsi", W, _phi(z, P)) + h[:, None]
+        z = torch.cat((x[:, :, t], zhat[..., N:]), -1)
+    preds, alpha = [], _forcing_weights(plain, np.ones(R))
+    for t in range(1, plain.window + 1):
+        zhat = a[:, None] * z + torch.einsum("rij,rsj->rsi", W, _phi(z, P)) + h[:, None]
+        preds.append(zhat[..., :N])
+        al = float(alpha[0, t])
+        z = torch.cat((zhat[..., :N] * (1 - al) + al * x[:, :, B + t], zhat[..., N:]), -1)
+    sq = ((torch.stack(preds, 2) - x[:, :, B + 1 :]) ** 2).sum(dim=(1, 2, 3))
+    ref = sq / (S * warm.rollout * N)
+    ref.sum().backward()
+    assert np.allclose(lw, ref.detach().numpy(), rtol=1e-12)
+    for g, p in zip(gw, params, strict=True):
+        assert np.allclose(g, p.grad.numpy(), rtol=1e-9, atol=1e-13)
+    # and the naive reference with the same weights agrees with the kernel
+    params2 = [torch.tensor(p, requires_grad=True) for p in arrays]
+    ref2 = naive_alrnn_forced_loss(
+        *params2,
+        x,
+        torch.tensor(_forcing_weights(warm, np.ones(R)), dtype=x.dtype),
+        P,
+        weights=torch.tensor(w, dtype=x.dtype),
+    )
+    assert np.allclose(lw, ref2.detach().numpy(), rtol=1e-12)
+
+
+def _phi(z, P):
+    M = z.shape[-1]
+    return torch.cat((z[..., : M - P], torch.relu(z[..., M - P :])), -1)

@@ -81,9 +81,11 @@ class ALRNNReconstructor:
         progress: Progress = null_progress,
         device: str = "cpu",
         validation: np.ndarray | None = None,
+        on_checkpoint=None,
     ) -> ALRNNReconstructor:
         """Train on a trajectory `values` [T, N] (data units; z-scored inside). Model selection
-        uses `validation` [T_val, N] (data units) when given, else the training series."""
+        uses `validation` [T_val, N] (data units) when given, else the training series;
+        `on_checkpoint` is passed to `train_alrnn`."""
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2 or not np.all(np.isfinite(values)):
             raise InputError("the training trajectory must be a finite [T, N] array")
@@ -94,7 +96,7 @@ class ALRNNReconstructor:
         self.config_ = self.config
         val = None if validation is None else self.scale(validation)
         self.train_: TrainResult = train_alrnn(
-            (values - self.mean_) / self.scale_, self.config_, progress, device, val
+            (values - self.mean_) / self.scale_, self.config_, progress, device, val, on_checkpoint
         )
         self.model_ = self.train_.model
         return self

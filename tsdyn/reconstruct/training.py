@@ -82,6 +82,10 @@ class ReconstructConfig:
     select_dh: float = 0.0  # selection score = D_stsp + select_dh * D_H (paper: 0)
     select_lyap: float = 0.0  # ... + select_lyap * |lambda_max / lambda_max(data) - 1|
     lyap_steps: int = 20_000  # free-run steps for the selection's lambda_max (1000 dropped)
+    burn_in: int = 0  # steps forced at every step before the window, no loss (hidden-state warm-up)
+    tail: int = 0  # free-run steps after the window's last forced step (multi-step term)
+    tail_weight: float = 1.0  # loss weight of the tail's steps (the window's steps weigh 1)
+    dim_weights: tuple[float, ...] | None = None  # loss weight per observed unit (None: all 1)
     ema: float = 0.0  # decay of an exponential moving average of the parameters per batch
     #                   (0: off); when on, selection evaluates and returns the averaged model
     n_bins: int = 30  # D_stsp bins per dimension (N < 11)
@@ -123,6 +127,17 @@ class ReconstructConfig:
             raise InputError("--select-dh, --select-lyap and the selection transient must be >= 0")
         if self.lyap_steps < 100:
             raise InputError(f"lyap_steps {self.lyap_steps} must be >= 100")
+        if self.burn_in < 0 or self.tail < 0 or self.tail_weight < 0:
+            raise InputError("--burn-in, --tail and --tail-weight must be >= 0")
+        if self.dim_weights is not None and (
+            min(self.dim_weights, default=0.0) < 0 or sum(self.dim_weights) <= 0
+        ):
+            raise InputError("--dim-weights must be non-negative with a positive sum")
+
+    @property
+    def rollout(self) -> int:
+        """Steps per training rollout: burn-in + window + tail."""
+        return self.burn_in + self.window + self.tail
 
 
 #: The authors' per-system recipes (note section 2.2).
@@ -149,16 +164,37 @@ class TrainResult:
 
 
 def _forcing_weights(cfg: ReconstructConfig, alpha_runs: np.ndarray, epoch: int = 0) -> np.ndarray:
-    """alpha [R, T~ + 1]: STF forces at steps tau, 2 tau, ... after the window start (tau of
-    `epoch` when `tau_end` is set); GTF forces every step with the run's alpha."""
-    R, T1 = len(alpha_runs), cfg.window + 1
+    """alpha [R, rollout + 1]: STF forces at steps tau, 2 tau, ... after the window start (tau of
+    `epoch` when `tau_end` is set); GTF forces every step with the run's alpha. With `burn_in`
+    B the window starts at step B and steps 1..B are forced (alpha 1); the `tail` steps after the
+    window are never forced."""
+    R, B, T1 = len(alpha_runs), cfg.burn_in, cfg.window + 1
+    w = np.zeros((R, cfg.rollout + 1), dtype=np.float32)
     if cfg.forcing == "stf":
         tau = _tau_at(cfg, epoch)
-        w = np.zeros((R, T1), dtype=np.float32)
-        w[:, tau::tau] = 1.0
-        return w
-    w = np.repeat(alpha_runs[:, None], T1, axis=1).astype(np.float32)
-    w[:, 0] = 0.0
+        w[:, B + tau : B + T1 : tau] = 1.0
+    else:
+        w[:, B + 1 : B + T1] = alpha_runs[:, None]
+    w[:, 1 : B + 1] = 1.0
+    return w
+
+
+def _loss_weights(cfg: ReconstructConfig, R: int, N: int) -> np.ndarray | None:
+    """Loss weight [R, rollout + 1, N] of every step and observed unit: 0 in the burn-in,
+    `tail_weight` in the tail, 1 in the window, times `dim_weights` (normalised to mean 1).
+    None when all are 1 (the paper's plain MSE)."""
+    if not (cfg.burn_in or cfg.tail or cfg.dim_weights is not None):
+        return None
+    w = np.ones((R, cfg.rollout + 1, N), dtype=np.float32)
+    w[:, : cfg.burn_in + 1] = 0.0
+    w[:, cfg.burn_in + cfg.window + 1 :] = cfg.tail_weight
+    if cfg.dim_weights is not None:
+        d = np.asarray(cfg.dim_weights, dtype=np.float64)
+        if d.shape != (N,):
+            raise InputError(
+                f"--dim-weights needs {N} values (one per observed unit), got {len(d)}"
+            )
+        w *= (d / d.mean()).astype(np.float32)
     return w
 
 
@@ -242,6 +278,7 @@ def train_alrnn(
     progress: Progress = null_progress,
     device: str | torch.device = "cpu",
     validation: np.ndarray | None = None,
+    on_checkpoint=None,
 ) -> TrainResult:
     """Train `config.runs` AL-RNNs on a (z-scored) trajectory x [T, N].
 
@@ -251,18 +288,19 @@ def train_alrnn(
     On the CPU the fused numba kernel computes each run's loss and gradients in one pass; on CUDA
     the PyTorch reference rollout runs with autograd. Raises `InputError` when every run's
     parameters became non-finite (a run that diverges alone is frozen at its last finite state and
-    reported in `diverged_at`).
+    reported in `diverged_at`). `on_checkpoint(epoch, [a, W, h, L])`, when given, sees the
+    evaluated parameters (float32 numpy, run axis first) at every selection point.
     """
     threads = torch.get_num_threads()
     if torch.device(device).type == "cpu":
         torch.set_num_threads(1)  # tiny tensors: torch's thread pool would fight numba's
     try:
-        return _train(x, config, progress, device, validation)
+        return _train(x, config, progress, device, validation, on_checkpoint)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(x, config, progress, device, validation=None) -> TrainResult:
+def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> TrainResult:
     import time
 
     config.check()
@@ -272,9 +310,9 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
     if x.ndim != 2:
         raise InputError(f"the trajectory must be [T, N], got shape {x.shape}")
     T, N = x.shape
-    if T < cfg.window + 2:
+    if T < cfg.rollout + 2:
         raise InputError(
-            f"the training series has {T} points, fewer than a window of {cfg.window + 1}",
+            f"the training series has {T} points, fewer than a window of {cfg.rollout + 1}",
             "use more data or a smaller --window",
         )
     R = cfg.runs
@@ -309,6 +347,7 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
     scheduled = cfg.tau_end is not None or cfg.alpha_end is not None
     alpha_set = np.zeros(R, dtype=bool) if cfg.alpha is None else np.ones(R, dtype=bool)
     forcing = _forcing_weights(cfg, alpha_runs)
+    loss_w = _loss_weights(cfg, R, N)
     active = np.ones(R, dtype=bool)
     diverged_at: list[int | None] = [None] * R
     best = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
@@ -323,7 +362,7 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
     # avg_0 = the initial parameters
     averaged = [p.detach().clone() for p in params] if cfg.ema > 0 else None
     half = cfg.epochs // 2
-    cdf = window_start_cdf(x, cfg.window, cfg.balance) if cfg.balance > 0 else None
+    cdf = window_start_cdf(x, cfg.rollout, cfg.balance) if cfg.balance > 0 else None
     started = time.perf_counter()
     batch = 0
 
@@ -337,26 +376,27 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
             forcing = _forcing_weights(cfg, alpha_runs, epoch)
         for _ in range(cfg.batches_per_epoch):
             starts = np.stack(
-                [_draw_starts(rng, cdf, T - cfg.window, cfg.batch_size) for rng in rngs]
+                [_draw_starts(rng, cdf, T - cfg.rollout, cfg.batch_size) for rng in rngs]
             )
             keys = np.array([rng.integers(0, 2**63) for rng in rngs], dtype=np.uint64)
             if device.type == "cpu":
                 arrays = [p.detach().numpy() for p in params]
                 loss, grads, Z = alrnn_forced_loss_grad(
-                    *arrays, data32, starts, forcing, cfg.P, cfg.noise, keys
+                    *arrays, data32, starts, forcing, cfg.P, cfg.noise, keys, loss_w
                 )
                 for p, g in zip(params, grads, strict=True):
                     p.grad = torch.from_numpy(g)
             else:
                 from tsdyn.kernels.rollout.naive import naive_alrnn_forced_loss
 
-                windows = noisy_windows(data32, starts, cfg.window, cfg.noise, keys)
+                windows = noisy_windows(data32, starts, cfg.rollout, cfg.noise, keys)
                 opt.zero_grad(set_to_none=True)
                 loss_t = naive_alrnn_forced_loss(
                     *params,
                     torch.as_tensor(windows, device=device),
                     torch.as_tensor(forcing, device=device),
                     cfg.P,
+                    weights=None if loss_w is None else torch.as_tensor(loss_w, device=device),
                 )
                 loss_t.sum().backward()
                 loss = loss_t.detach().cpu().numpy().astype(np.float64)
@@ -396,6 +436,8 @@ def _train(x, config, progress, device, validation=None) -> TrainResult:
         if (epoch + 1) % every == 0 or epoch + 1 == cfg.epochs:
             current = params if averaged is None else averaged
             model_np = [p.detach().cpu().numpy().astype(np.float32) for p in current]
+            if on_checkpoint is not None:
+                on_checkpoint(epoch + 1, model_np)
             gen = _free_run_observed(
                 model_np, x_ref[0].astype(np.float32), cfg.eval_transient + eval_steps, cfg.P, N
             )[:, cfg.eval_transient :]

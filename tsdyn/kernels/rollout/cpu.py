@@ -90,9 +90,10 @@ def noisy_windows(data, starts, window: int, noise_sd: float, keys) -> np.ndarra
 
 
 @numba.njit(fastmath=True, cache=True)
-def _forced_one_run(a, W, h, L, X, alpha, K, Z, G, ga, gW, gh, gL):
+def _forced_one_run(a, W, h, L, X, alpha, wts, K, Z, G, ga, gW, gh, gL):
     # one run: a [M], W [M, M], h [M], L [M-N, N], X [T1, N, S] noisy window, alpha [T1],
-    # K = M - P linear units; Z [T1, M, S] forced states (out), G [T, M, S] dloss/dzhat (work).
+    # wts [T1, N] loss weight of each step and observed unit (row 0 unused), K = M - P linear
+    # units; Z [T1, M, S] forced states (out), G [T, M, S] dloss/dzhat (work).
     # Every inner loop runs over the S sequences of a contiguous row, so it vectorises.
     T1, N, S = X.shape
     T = T1 - 1
@@ -140,10 +141,11 @@ def _forced_one_run(a, W, h, L, X, alpha, K, Z, G, ga, gW, gh, gL):
             row = zn[n]
             xt = X[t, n]
             et = G[t - 1, n]
+            wtn = wts[t, n]
             for s in range(S):
                 e = row[s] - xt[s]
-                lsum += e * e
-                et[s] = scale * e
+                lsum += wtn * e * e
+                et[s] = scale * wtn * e
                 row[s] = (1.0 - al) * row[s] + al * xt[s]
     # reverse pass: d = dloss/dz_t (after forcing), g = G[t-1] = dloss/dzhat_t (before forcing).
     # Parameter gradients are accumulated per sequence (acc[..., s]) and summed over s once at
@@ -224,7 +226,9 @@ def _forced_one_run(a, W, h, L, X, alpha, K, Z, G, ga, gW, gh, gL):
 
 
 @numba.njit(parallel=True, cache=True)
-def _forced_fwd_bwd(a, W, h, L, data, starts, alpha, noise_sd, keys, P, loss, ga, gW, gh, gL, Z):
+def _forced_fwd_bwd(
+    a, W, h, L, data, starts, alpha, wts, noise_sd, keys, P, loss, ga, gW, gh, gL, Z
+):
     R, M = a.shape
     S = starts.shape[1]
     T1 = alpha.shape[1]
@@ -240,11 +244,13 @@ def _forced_fwd_bwd(a, W, h, L, data, starts, alpha, noise_sd, keys, P, loss, ga
                     X[t, n, s] = buf[t * N + n]
         G = np.empty((T1 - 1, M, S), dtype=dt)
         loss[r] = _forced_one_run(
-            a[r], W[r], h[r], L[r], X, alpha[r], M - P, Z[r], G, ga[r], gW[r], gh[r], gL[r]
+            a[r], W[r], h[r], L[r], X, alpha[r], wts[r], M - P, Z[r], G, ga[r], gW[r], gh[r], gL[r]
         )
 
 
-def alrnn_forced_loss_grad(a, W, h, L, data, starts, alpha, P: int, noise_sd=0.0, keys=None):
+def alrnn_forced_loss_grad(
+    a, W, h, L, data, starts, alpha, P: int, noise_sd=0.0, keys=None, weights=None
+):
     """Per-run teacher-forced MSE and its gradients in one fused forward/backward pass.
 
     Same maths as `naive_alrnn_forced_loss` on `noisy_windows(data, starts, T, noise_sd, keys)`.
@@ -258,6 +264,9 @@ def alrnn_forced_loss_grad(a, W, h, L, data, starts, alpha, P: int, noise_sd=0.0
     P : int  ReLU units (the last P)
     noise_sd : float  Gaussian observation noise added to each window (counter-based, by `keys`)
     keys : [R] uint64  noise keys (one per run)
+    weights : [R, T + 1, N], optional  loss weight of each step's squared error per observed
+        unit (entry 0 unused; None = all ones, the plain MSE): loss = mean over (S, T, N) of
+        w_{t,n} (zhat_{t,n} - x_{t,n})^2
 
     Returns
     -------
@@ -270,6 +279,9 @@ def alrnn_forced_loss_grad(a, W, h, L, data, starts, alpha, P: int, noise_sd=0.0
     S = starts.shape[1]
     if keys is None:
         keys = np.zeros(R, dtype=np.uint64)
+    N = data.shape[1]
+    if weights is None:
+        weights = np.ones((R, T1, N), dtype=dt)
     loss = np.zeros(R, dtype=np.float64)
     ga, gW, gh, gL = np.zeros_like(a), np.zeros_like(W), np.zeros_like(h), np.zeros_like(L)
     Z = np.empty((R, T1, M, S), dtype=dt)
@@ -281,6 +293,7 @@ def alrnn_forced_loss_grad(a, W, h, L, data, starts, alpha, P: int, noise_sd=0.0
         np.ascontiguousarray(data, dt),
         np.ascontiguousarray(starts, np.int64),
         np.ascontiguousarray(alpha, dt),
+        np.ascontiguousarray(np.broadcast_to(weights, (R, T1, N)), dt),
         float(noise_sd),
         np.ascontiguousarray(keys, np.uint64),
         int(P),

@@ -33,6 +33,7 @@ def naive_alrnn_forced_loss(
     alpha: torch.Tensor,
     P: int,
     return_states: bool = False,
+    weights: torch.Tensor | None = None,
 ):
     """Teacher-forced rollout and the per-run MSE of the pre-forcing predictions.
 
@@ -46,10 +47,11 @@ def naive_alrnn_forced_loss(
     x : [R, S, T + 1, N]  windows (already noisy): x_0 starts the state, x_1..x_T are targets
     alpha : [R, T + 1]  forcing weight per step (entry 0 unused)
     P : int  number of ReLU units (the last P)
+    weights : [R, T + 1, N], optional  loss weight per step and observed unit (entry 0 unused)
 
     Returns
     -------
-    loss : [R]  mean over (S, T, N) of (zhat_t - x_t)^2
+    loss : [R]  mean over (S, T, N) of w_{t,n} (zhat_t - x_t)^2 (w = 1 without `weights`)
     zhat : [R, S, T, M] when `return_states` (predictions, before forcing)
     """
     N = x.shape[-1]
@@ -62,7 +64,10 @@ def naive_alrnn_forced_loss(
         al = alpha[:, t, None, None]
         z = torch.cat((zhat[..., :N] * (1 - al) + al * x[:, :, t], zhat[..., N:]), dim=-1)
     zhat = torch.stack(preds, dim=2)  # [R, S, T, M]
-    loss = ((zhat[..., :N] - x[:, :, 1:]) ** 2).mean(dim=(1, 2, 3))
+    sq = (zhat[..., :N] - x[:, :, 1:]) ** 2
+    if weights is not None:
+        sq = sq * weights[:, None, 1:, :]
+    loss = sq.mean(dim=(1, 2, 3))
     return (loss, zhat) if return_states else loss
 
 
