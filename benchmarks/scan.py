@@ -496,7 +496,7 @@ def column_sweep(bw, budget_s=150.0, cases=None):
         for name, kw in runs:
             kw = dict(kw, mode=name) if name != "default" else {}
             seg = kw.pop("segments", None)
-            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns") if k in kw}
+            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns", "ptr") if k in kw}
             fkw = dict(kw, segments=seg, col=col or None) if name != "default" else {}
             if name == "column":
                 pl = tk.plan_col(*shape, s, a.is_complex(), a.device, seg, **col)
@@ -506,6 +506,7 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 
                 cfg = dict(TMA[s], **{"num_warps" if k == "nw" else k: v for k, v in col.items()})
                 tag = f"tma bt={cfg['bt']} w={cfg['num_warps']} ns={cfg['ns']}"
+                tag += " ptr" if cfg.get("ptr") else ""
             else:
                 mode = tk.choose_mode(*shape, s, a.is_complex(), a.device)
                 tag = f"default ({mode})"
@@ -537,12 +538,16 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 
 #: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
 TMA_CASES = [
-    ((256, 4096, 256), torch.float32, [{}, dict(bt=16, ns=6), dict(bt=64, ns=3), dict(nw=2)]),
-    ((64, 16384, 256), torch.float32, [{}, dict(ns=6), dict(bt=64, ns=3), dict(bt=16, ns=8)]),
-    ((16, 65536, 256), torch.float32, [{}, dict(ns=8), dict(bt=64, ns=4), dict(bt=64, ns=6)]),
-    ((64, 16384, 256), torch.bfloat16, [{}, dict(bt=32, ns=6), dict(bt=128, ns=3)]),
-    ((4, 262144, 256), torch.float32, [dict(ns=8), dict(bt=64, ns=6)]),
-    ((16, 65536, 256), torch.bfloat16, [{}, dict(bt=128, ns=4)]),
+    (
+        (256, 4096, 256),
+        torch.float32,
+        [dict(nw=2), dict(nw=2, ptr=True), dict(nw=4), dict(ptr=True)],
+    ),
+    ((64, 16384, 256), torch.float32, [dict(nw=2), dict(ptr=True), dict(bt=16, nw=2, ns=8)]),
+    ((16, 65536, 256), torch.float32, [dict(ptr=True), dict(bt=64, ns=6, ptr=True)]),
+    ((64, 16384, 256), torch.bfloat16, [{}, dict(nw=2), dict(ptr=True), dict(bt=32, ns=8)]),
+    ((16, 65536, 256), torch.bfloat16, [dict(ptr=True), dict(bt=32, ns=8)]),
+    ((256, 4096, 256), torch.bfloat16, [{}, dict(nw=2)]),
 ]
 
 

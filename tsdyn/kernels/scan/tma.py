@@ -19,6 +19,8 @@ reads h one row shifted the other way, h0 at the sequence's edge; dh0 = a_0 g_0.
 
 from __future__ import annotations
 
+import functools
+
 import triton
 import triton.language as tl
 
@@ -32,20 +34,15 @@ def _row(x, r, i: tl.constexpr):
 
 
 @triton.jit
-def _tma_real(
-    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, T, n,
+def _tile(
+    a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
     D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
-    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr,
+    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, EDGE: tl.constexpr,
+    PTR: tl.constexpr,
 ):  # fmt: skip
-    # n = cdiv(T, BT) tiles. REV: walk time backwards. BWD: as column.py (x = dh; outputs db, da,
-    # dh0).
-    pid_d = tl.program_id(0)
-    bi = tl.program_id(1)
-    d0 = pid_d * BD
-    d = d0 + tl.arange(0, BD)
-    dm = d < D
+    """One tile at time rows [t0, t0 + BT) entered with carry c; returns (carry, da_acc). EDGE: the
+    walk's last tile, which holds the rows outside [0, T) and the h0 edge of the backward."""
     r = tl.arange(0, BT)
-    vec = bi.to(tl.int64) * D + d
     if REV:
         FIRST: tl.constexpr = BT - 1  # the walk enters a tile at its last row
         LAST: tl.constexpr = 0
@@ -54,6 +51,58 @@ def _tma_real(
         FIRST: tl.constexpr = 0
         LAST: tl.constexpr = BT - 1
         CO: tl.constexpr = -1
+    x = x_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
+    if A_TV:
+        if BWD:
+            a = a_d.load([bi, t0 + CO, d0]).reshape(BT, BD).to(tl.float32)
+        else:
+            a = a_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
+    else:
+        a = tl.broadcast_to(a_c[None, :], (BT, BD))
+    if BWD:
+        hp = hs_d.load([bi, t0 - CO, d0]).reshape(BT, BD).to(tl.float32)
+    t = t0 + r
+    if EDGE:
+        # a = 1 outside [0, T): the carry leaving the tile is the state at the walk's last step
+        a = tl.where(((t >= 0) & (t < T))[:, None], a, 1.0)
+        if BWD and HAS_H0:  # h_prev at the sequence's edge (t = 0, or T - 1 reversed) is h0
+            if REV:
+                edge = 0
+            else:
+                edge = T - 1
+            hp = tl.where((t == edge)[:, None], h0[None, :], hp)
+    x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
+    _, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
+    if PTR:  # plain stores, one element per lane (Z = 0 hides the alignment, as in column.py)
+        q = out_ptr + Z + (bi.to(tl.int64) * T + t)[:, None] * D + d[None, :]
+        tl.store(q, h.to(out_ptr.dtype.element_ty), mask=((t >= 0) & (t < T))[:, None] & dm)
+    else:
+        out_d.store([bi, t0, d0], h.reshape(1, BT, BD).to(out_d.dtype))
+    if BWD:
+        g = h * hp
+        if A_TV:
+            da_d.store([bi, t0, d0], g.reshape(1, BT, BD).to(da_d.dtype))
+        else:
+            da_acc += tl.sum(g, axis=0)  # rows outside [0, T): h_prev reads as 0
+    return _row(h, r, LAST), da_acc
+
+
+@functools.partial(triton.jit, do_not_specialize=["Z"])
+def _tma_real(
+    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, out_ptr, dh0_ptr, dsum_ptr, T, n, Z,
+    D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
+    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr,
+    PTR: tl.constexpr,
+):  # fmt: skip
+    # n = cdiv(T, BT) tiles; the loop runs the first n - 1 (no conditionals inside the compiler's
+    # pipeline), the last is peeled. REV: walk time backwards. BWD: as column.py (x = dh;
+    # outputs db, da, dh0). PTR: plain stores instead of bulk copies out.
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1)
+    d0 = pid_d * BD
+    d = d0 + tl.arange(0, BD)
+    dm = d < D
+    vec = bi.to(tl.int64) * D + d
     c = tl.zeros([BD], tl.float32)
     h0 = tl.zeros([BD], tl.float32)
     if HAS_H0:
@@ -64,41 +113,23 @@ def _tma_real(
     if not A_TV:
         a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
     da_acc = tl.zeros([BD], tl.float32)
-    for i in tl.range(0, n, num_stages=NS):
+    for i in tl.range(0, n - 1, num_stages=NS):
         if REV:
             t0 = T - (i + 1) * BT
         else:
             t0 = i * BT
-        x = x_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
-        if A_TV:
-            if BWD:
-                a = a_d.load([bi, t0 + CO, d0]).reshape(BT, BD).to(tl.float32)
-            else:
-                a = a_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
-        else:
-            a = tl.broadcast_to(a_c[None, :], (BT, BD))
-        if BWD:
-            hp = hs_d.load([bi, t0 - CO, d0]).reshape(BT, BD).to(tl.float32)
-        t = t0 + r
-        if i == n - 1:  # the walk's last tile holds the rows outside [0, T) and the h0 edge
-            # a = 1 there, so the carry leaving the tile is the state at the walk's last step
-            a = tl.where(((t >= 0) & (t < T))[:, None], a, 1.0)
-            if BWD and HAS_H0:  # h_prev at the sequence's edge (t = 0, or T - 1 reversed) is h0
-                if REV:
-                    edge = 0
-                else:
-                    edge = T - 1
-                hp = tl.where((t == edge)[:, None], h0[None, :], hp)
-        x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
-        _, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
-        out_d.store([bi, t0, d0], h.reshape(1, BT, BD).to(out_d.dtype))
-        if BWD:
-            g = h * hp
-            if A_TV:
-                da_d.store([bi, t0, d0], g.reshape(1, BT, BD).to(da_d.dtype))
-            else:
-                da_acc += tl.sum(g, axis=0)  # rows outside [0, T): h_prev reads as 0
-        c = _row(h, r, LAST)
+        c, da_acc = _tile(
+            a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
+            D, A_TV, HAS_H0, REV, BWD, BT, BD, False, PTR,
+        )  # fmt: skip
+    if REV:
+        t0 = T - n * BT
+    else:
+        t0 = (n - 1) * BT
+    c, da_acc = _tile(
+        a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
+        D, A_TV, HAS_H0, REV, BWD, BT, BD, True, PTR,
+    )  # fmt: skip
     if BWD:
         if not A_TV:
             tl.store(dsum_ptr + vec, da_acc, mask=dm)
@@ -142,7 +173,7 @@ def usable(*tensors) -> bool:
     return True
 
 
-def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None):
+def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None, ptr=None):
     """One scan in tma mode (arguments as triton._launch; `usable` must hold). Returns da [B, D]
     for a time-invariant `a` in the backward, else None."""
     import torch
@@ -168,10 +199,12 @@ def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None):
         desc(da) if bwd and tv else xd,
         a,
         h0 if h0 is not None else x,
+        out,
         dh0 if dh0 is not None else x,
         dsum if dsum is not None else x,
         T,
         triton.cdiv(T, BT),
+        0,
         D=D,
         A_TV=tv,
         HAS_H0=h0 is not None,
@@ -180,6 +213,7 @@ def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None):
         BT=BT,
         BD=BD,
         NS=ns or cfg["ns"],
+        PTR=bool(cfg.get("ptr", False) if ptr is None else ptr),
         num_warps=num_warps,
     )
     return dsum

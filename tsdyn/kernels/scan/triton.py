@@ -1041,6 +1041,7 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
         if not cplx and not f64 and tma.usable(x, a, hs, out, da):
             return tma.launch(a, x, hs, h0, out, da, dh0, reverse, bwd, **(col or {}))
         mode = "stream" if f64 else "column"  # bulk copies: 16-byte rows, Hopper
+        col = {k: v for k, v in (col or {}).items() if k in ("bt", "nw", "ns")}
     if mode == "lookback":
         BT, BD, num_warps, NTT = plan_lb(Bn, T, D, x.element_size(), cplx)
         NDB = triton.cdiv(D, BD)
