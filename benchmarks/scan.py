@@ -541,13 +541,12 @@ TMA_CASES = [
     (
         (256, 4096, 256),
         torch.float32,
-        [dict(nw=2), dict(nw=2, ptr=True), dict(nw=4), dict(ptr=True)],
+        [dict(nw=4, ns=3), dict(nw=4, bt=16, ns=6), dict(nw=2, ns=6)],
     ),
-    ((64, 16384, 256), torch.float32, [dict(nw=2), dict(ptr=True), dict(bt=16, nw=2, ns=8)]),
-    ((16, 65536, 256), torch.float32, [dict(ptr=True), dict(bt=64, ns=6, ptr=True)]),
-    ((64, 16384, 256), torch.bfloat16, [{}, dict(nw=2), dict(ptr=True), dict(bt=32, ns=8)]),
-    ((16, 65536, 256), torch.bfloat16, [dict(ptr=True), dict(bt=32, ns=8)]),
-    ((256, 4096, 256), torch.bfloat16, [{}, dict(nw=2)]),
+    ((64, 16384, 256), torch.float32, [dict(nw=2, ns=6), dict(nw=2, bt=64, ns=3), dict(nw=4)]),
+    ((64, 16384, 256), torch.bfloat16, [dict(ns=6), dict(nw=2, bt=32), dict(bt=32, ns=6)]),
+    ((256, 4096, 256), torch.bfloat16, [{}, dict(nw=2), dict(nw=4, bt=32)]),
+    ((32, 32768, 256), torch.float32, [{}, dict(nw=2)]),
 ]
 
 

@@ -37,11 +37,11 @@ def _row(x, r, i: tl.constexpr):
 def _tile(
     a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
     D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
-    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, EDGE: tl.constexpr,
-    PTR: tl.constexpr,
+    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, PAD: tl.constexpr,
+    H0E: tl.constexpr, PTR: tl.constexpr,
 ):  # fmt: skip
-    """One tile at time rows [t0, t0 + BT) entered with carry c; returns (carry, da_acc). EDGE: the
-    walk's last tile, which holds the rows outside [0, T) and the h0 edge of the backward."""
+    """One tile at time rows [t0, t0 + BT) entered with carry c; returns (carry, da_acc). PAD: the
+    tile holds rows >= T; H0E: it holds the backward's h0 edge (t = 0, or T - 1 reversed)."""
     r = tl.arange(0, BT)
     if REV:
         FIRST: tl.constexpr = BT - 1  # the walk enters a tile at its last row
@@ -62,20 +62,19 @@ def _tile(
     if BWD:
         hp = hs_d.load([bi, t0 - CO, d0]).reshape(BT, BD).to(tl.float32)
     t = t0 + r
-    if EDGE:
-        # a = 1 outside [0, T): the carry leaving the tile is the state at the walk's last step
-        a = tl.where(((t >= 0) & (t < T))[:, None], a, 1.0)
-        if BWD and HAS_H0:  # h_prev at the sequence's edge (t = 0, or T - 1 reversed) is h0
-            if REV:
-                edge = 0
-            else:
-                edge = T - 1
-            hp = tl.where((t == edge)[:, None], h0[None, :], hp)
+    if PAD:  # a = 1 at rows >= T (read as zeros): the carry passes through them unchanged
+        a = tl.where((t < T)[:, None], a, 1.0)
+    if H0E and BWD and HAS_H0:  # h_prev at the sequence's edge is h0
+        if REV:
+            edge = 0
+        else:
+            edge = T - 1
+        hp = tl.where((t == edge)[:, None], h0[None, :], hp)
     x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
     _, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
     if PTR:  # plain stores, one element per lane (Z = 0 hides the alignment, as in column.py)
         q = out_ptr + Z + (bi.to(tl.int64) * T + t)[:, None] * D + d[None, :]
-        tl.store(q, h.to(out_ptr.dtype.element_ty), mask=((t >= 0) & (t < T))[:, None] & dm)
+        tl.store(q, h.to(out_ptr.dtype.element_ty), mask=(t < T)[:, None] & dm)
     else:
         out_d.store([bi, t0, d0], h.reshape(1, BT, BD).to(out_d.dtype))
     if BWD:
@@ -94,8 +93,8 @@ def _tma_real(
     BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr,
     PTR: tl.constexpr,
 ):  # fmt: skip
-    # n = cdiv(T, BT) tiles; the loop runs the first n - 1 (no conditionals inside the compiler's
-    # pipeline), the last is peeled. REV: walk time backwards. BWD: as column.py (x = dh;
+    # n = cdiv(T, BT) tiles; the walk's first and last tiles are peeled (no conditionals inside
+    # the compiler's pipeline). REV: walk time backwards. BWD: as column.py (x = dh;
     # outputs db, da, dh0). PTR: plain stores instead of bulk copies out.
     pid_d = tl.program_id(0)
     bi = tl.program_id(1)
@@ -113,23 +112,39 @@ def _tma_real(
     if not A_TV:
         a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
     da_acc = tl.zeros([BD], tl.float32)
-    for i in tl.range(0, n - 1, num_stages=NS):
+    # tiles start at multiples of BT (bulk stores at negative rows fault on the H200), so the
+    # rows >= T sit in the last tile, which a reverse walk visits first
+    if n == 1:
+        c, da_acc = _tile(
+            a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, 0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
+            D, A_TV, HAS_H0, REV, BWD, BT, BD, True, True, PTR,
+        )  # fmt: skip
+    else:
         if REV:
-            t0 = T - (i + 1) * BT
+            t0 = (n - 1) * BT
         else:
-            t0 = i * BT
+            t0 = 0
         c, da_acc = _tile(
             a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
-            D, A_TV, HAS_H0, REV, BWD, BT, BD, False, PTR,
+            D, A_TV, HAS_H0, REV, BWD, BT, BD, REV, False, PTR,
         )  # fmt: skip
-    if REV:
-        t0 = T - n * BT
-    else:
-        t0 = (n - 1) * BT
-    c, da_acc = _tile(
-        a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
-        D, A_TV, HAS_H0, REV, BWD, BT, BD, True, PTR,
-    )  # fmt: skip
+        for i in tl.range(1, n - 1, num_stages=NS):
+            if REV:
+                t0 = (n - 1 - i) * BT
+            else:
+                t0 = i * BT
+            c, da_acc = _tile(
+                a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
+                D, A_TV, HAS_H0, REV, BWD, BT, BD, False, False, PTR,
+            )  # fmt: skip
+        if REV:
+            t0 = 0
+        else:
+            t0 = (n - 1) * BT
+        c, da_acc = _tile(
+            a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
+            D, A_TV, HAS_H0, REV, BWD, BT, BD, not REV, True, PTR,
+        )  # fmt: skip
     if BWD:
         if not A_TV:
             tl.store(dsum_ptr + vec, da_acc, mask=dm)
