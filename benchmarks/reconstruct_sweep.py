@@ -64,6 +64,10 @@ VARIANTS: dict[str, dict] = {
     "tau12_T600_b17": dict(tau=12, window=600, batches_per_epoch=17),
     "tau12_S48_b17": dict(tau=12, batch_size=48, batches_per_epoch=17),
     "tau12_M30": dict(tau=12, M=30),
+    "tau12_noise0": dict(tau=12, noise=0.0),
+    "tau12_noise001": dict(tau=12, noise=0.01),
+    "tau16_noise0": dict(tau=16, noise=0.0),
+    "tau14_noise0": dict(tau=14, noise=0.0),
 }
 
 
@@ -131,6 +135,7 @@ def run_variant(name: str, args) -> dict:
         d["train"], dt=0.01, progress=progress, validation=d["val"], on_checkpoint=on_checkpoint
     )
     train_s = time.perf_counter() - t0
+    rec.save(Path(args.out) / f"{name}_model")
     rep = rec.evaluate(d["test"], transient=1000, data_lyapunov=False)
     per = rep["per_run"]
     codes = [
