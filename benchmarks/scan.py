@@ -496,17 +496,16 @@ def column_sweep(bw, budget_s=150.0, cases=None):
         for name, kw in runs:
             kw = dict(kw, mode=name) if name != "default" else {}
             seg = kw.pop("segments", None)
-            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns", "ptr") if k in kw}
+            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns", "ptr", "bd") if k in kw}
             fkw = dict(kw, segments=seg, col=col or None) if name != "default" else {}
             if name == "column":
                 pl = tk.plan_col(*shape, s, a.is_complex(), a.device, seg, **col)
                 tag = f"column bt={pl[0]} BD={pl[1]} w={pl[2]} S={pl[3]} vec={pl[5]} ns={pl[6]}"
             elif name == "tma":
-                from tsdyn.kernels.scan.tma import TMA
+                from tsdyn.kernels.scan import tma
 
-                cfg = dict(TMA[s], **{"num_warps" if k == "nw" else k: v for k, v in col.items()})
-                tag = f"tma bt={cfg['bt']} w={cfg['num_warps']} ns={cfg['ns']}"
-                tag += " ptr" if cfg.get("ptr") else ""
+                cfg = dict(tma.TMA[s], nw=tma.plan(shape[0], shape[2], s, 132), **col)
+                tag = "tma " + " ".join(f"{k}={v}" for k, v in sorted(cfg.items()))
             else:
                 mode = tk.choose_mode(*shape, s, a.is_complex(), a.device)
                 tag = f"default ({mode})"
@@ -538,15 +537,9 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 
 #: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
 TMA_CASES = [
-    (
-        (256, 4096, 256),
-        torch.float32,
-        [dict(nw=4, ns=3), dict(nw=4, bt=16, ns=6), dict(nw=2, ns=6)],
-    ),
-    ((64, 16384, 256), torch.float32, [dict(nw=2, ns=6), dict(nw=2, bt=64, ns=3), dict(nw=4)]),
-    ((64, 16384, 256), torch.bfloat16, [dict(ns=6), dict(nw=2, bt=32), dict(bt=32, ns=6)]),
-    ((256, 4096, 256), torch.bfloat16, [{}, dict(nw=2), dict(nw=4, bt=32)]),
-    ((32, 32768, 256), torch.float32, [{}, dict(nw=2)]),
+    ((16, 65536, 256), torch.float32, [{}, dict(bd=16), dict(bd=16, nw=2), dict(bd=16, bt=64)]),
+    ((64, 16384, 256), torch.bfloat16, [dict(bd=16, nw=2), dict(bd=64)]),
+    ((4, 262144, 256), torch.float32, [dict(bd=16), dict(bd=8, bt=64)]),
 ]
 
 

@@ -276,19 +276,28 @@ def test_gpu_ssm_scan_matches_cpu_kernel(T, dtype):
 
 
 def test_choose_mode_follows_the_measured_rules():
-    """Where column mode measured faster on the H200 (triton.choose_mode's docstring)."""
+    """Where tma or column mode measured faster on the H200 (triton.choose_mode's docstring)."""
     pytest.importorskip("triton")
+    from tsdyn.kernels.scan import tma
     from tsdyn.kernels.scan import triton as tk
 
-    def modes(Bn, T, D, itemsize=4, cplx=False):
-        return tuple(tk.choose_mode(Bn, T, D, itemsize, cplx, None, bwd) for bwd in (False, True))
+    def modes(Bn, T, D, itemsize=4, cplx=False, tma_ok=True):
+        return tuple(
+            tk.choose_mode(Bn, T, D, itemsize, cplx, None, bwd, tma_ok) for bwd in (False, True)
+        )
 
-    assert modes(256, 4096, 256) == ("stream", "column")
-    assert modes(64, 16384, 256) == ("stream", "stream")
+    assert modes(256, 4096, 256) == ("tma", "tma")
+    assert [tma.plan(256, 256, 4, 132, bwd) for bwd in (False, True)] == [4, 2]
+    assert modes(256, 4096, 256, tma_ok=False) == ("stream", "column")
+    assert modes(64, 16384, 256) == ("tma", "tma")
+    assert tma.plan(64, 256, 4, 132) == 2 and tma.plan(32, 256, 4, 132) == 1
+    assert modes(64, 16384, 256, tma_ok=False) == ("stream", "stream")
+    assert modes(64, 16384, 67) == ("stream", "stream")  # rows of 268 bytes: no bulk copies
     assert modes(16, 65536, 256) == ("stream", "stream")
     assert modes(1, 1 << 20, 256) == ("column", "column")
     assert modes(1, 1 << 20, 64) == ("column", "column")
-    assert modes(64, 16384, 256, 2) == ("column", "stream")
+    assert modes(64, 16384, 256, 2) == ("tma", "stream")
+    assert modes(64, 16384, 256, 2, tma_ok=False) == ("column", "stream")
     assert modes(64, 16384, 256, 8, True) == ("column", "column")
     assert modes(64, 16384, 256, 8) == ("stream", "stream")  # float64: stream only
     assert modes(64, 16384, 256, 16, True) == ("stream", "stream")

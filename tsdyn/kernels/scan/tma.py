@@ -160,8 +160,28 @@ def _tma_real(
         tl.store(dh0_ptr + vec, a0 * c, mask=dm)
 
 
-#: tile rows, warps (32 channels each) and pipeline stages per element size (bytes)
-TMA = {4: {"bt": 32, "num_warps": 1, "ns": 4}, 2: {"bt": 64, "num_warps": 1, "ns": 4}}
+#: tile rows, pipeline stages and channels per warp, by element size (bytes); warps per program
+#: come from `plan`. H200 sweeps (benchmarks/scan.py --tma, RESULTS.md `## scan`): fp32 tiles of 32
+#: rows, 4 stages (91% of copy forward at [64, 16384, 256]); bf16 64 rows (78% against 45%)
+TMA = {4: {"bt": 32, "ns": 4, "bd": 32}, 2: {"bt": 64, "ns": 4, "bd": 32}}
+#: programs per SM below which tma mode is not used (one program per SM left ~35% of the copy
+#: bandwidth unused at [16, 65536, 256]), and the most warps per program, forward / backward
+MIN_PROGRAMS_PER_SM = 1.9
+MAX_WARPS = {False: 4, True: 2}
+
+
+def plan(Bn, D, itemsize, sms, bwd=False):
+    """Warps per program for tma mode, or 0 where it should not be used: the most warps (up to
+    MAX_WARPS) that still leave MIN_PROGRAMS_PER_SM programs per SM. Measured on the H200, fp32:
+    [256, 4096, 256] 4 warps forward (90.5%), 2 backward; [64, 16384, 256] 2 (91% / 90% fwd /
+    fwd+bwd); [32, 32768, 256] 1 (89% fwd against 62% in stream mode)."""
+    bd = TMA[itemsize]["bd"]
+    nw = MAX_WARPS[bwd]
+    while nw >= 1:
+        if Bn * -(-D // (bd * nw)) >= MIN_PROGRAMS_PER_SM * sms:
+            return nw
+        nw //= 2
+    return 0
 
 
 def usable(*tensors) -> bool:
@@ -188,17 +208,21 @@ def usable(*tensors) -> bool:
     return True
 
 
-def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None, ptr=None):
-    """One scan in tma mode (arguments as triton._launch; `usable` must hold). Returns da [B, D]
-    for a time-invariant `a` in the backward, else None."""
+def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None, ptr=None, bd=None):
+    """One scan in tma mode (arguments as triton._launch; `usable` must hold). bt / nw / ns / bd:
+    tile rows, warps, stages, channels per warp (default: TMA and `plan`); ptr: plain stores.
+    Returns da [B, D] for a time-invariant `a` in the backward, else None."""
     import torch
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     Bn, T, D = x.shape
     cfg = TMA[x.element_size()]
     BT = bt or cfg["bt"]
-    num_warps = nw or cfg["num_warps"]
-    BD = 32 * num_warps
+    if nw is None:
+        sms = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 132
+        nw = max(1, plan(Bn, D, x.element_size(), sms, bwd))
+    num_warps = nw
+    BD = (bd or cfg["bd"]) * num_warps
 
     def desc(t):
         return TensorDescriptor(t, [Bn, T, D], [T * D, D, 1], [1, BT, BD])

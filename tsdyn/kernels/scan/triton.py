@@ -971,13 +971,28 @@ def plan_col(
     return BT, BD, num_warps, S, SEG, vec, ns
 
 
+def _capability(device) -> int:
+    return torch.cuda.get_device_capability(device)[0]
+
+
 def choose_mode(
-    Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, bwd: bool = False
+    Bn: int,
+    T: int,
+    D: int,
+    itemsize: int,
+    cplx: bool,
+    device=None,
+    bwd: bool = False,
+    tma_ok: bool = True,
 ) -> str:
     """The kernel one direction of a call uses: TUNE["mode"], except that the default ("stream")
-    hands over to column mode where column mode measured faster on the H200 (benchmarks/scan.py
-    --column; RESULTS.md, `## scan`):
+    hands over to tma or column mode where they measured faster on the H200 (benchmarks/scan.py
+    --tma / --column; RESULTS.md, `## scan`):
 
+    - tma mode (bulk tensor copies, Hopper, rows of 16-byte multiples; tma_ok: the operands allow
+      it) for fp32 and the bf16/fp16 forward wherever it has >= 1.9 programs per SM (tma.plan):
+      fp32 [64, 16384, 256] 91% / 90% of copy fwd / fwd+bwd against 87% / 85%, [32, 32768, 256]
+      89% fwd against 62%; bf16 [64, 16384, 256] forward 78% against 45%;
     - complex64: always (T = 16K: 88% / 92% of copy fwd / fwd+bwd against 24% / 27%; the stream
       kernel is element-rate bound, column mode is not);
     - wherever stream mode would split time (few channels, long T): both split, and column mode's
@@ -996,9 +1011,15 @@ def choose_mode(
         return mode
     if kind == "c64":
         return "column"
+    sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
+    if tma_ok and (kind == "f32" or not bwd) and (D * itemsize) % 16 == 0:
+        from . import tma
+
+        hopper = device is None or device.type != "cuda" or _capability(device) >= 9
+        if hopper and tma.plan(Bn, D, itemsize, sms, bwd):
+            return "tma"
     if plan(Bn, T, D, itemsize, cplx, device, None, bwd)[3] > 1:
         return "column"
-    sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
     BD, nw = plan_col(Bn, T, D, itemsize, cplx, device, None, bwd)[1:3]
     warps = Bn * triton.cdiv(D, BD) * nw
     if kind == "f32" and bwd and warps >= 8 * sms:
@@ -1031,17 +1052,18 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
     if mode is None:
         mode = "stream" if segments is not None else None
         mode = mode or choose_mode(Bn, T, D, x.element_size(), cplx, x.device, bwd)
-    if mode == "column" and f64:
-        mode = "stream"  # column mode is built and measured for 32-bit and 16-bit math only
-    tv = a.dim() == 3
-    dummy = _float_view(x)
     if mode == "tma":
         from . import tma
 
         if not cplx and not f64 and tma.usable(x, a, hs, out, da):
             return tma.launch(a, x, hs, h0, out, da, dh0, reverse, bwd, **(col or {}))
-        mode = "stream" if f64 else "column"  # bulk copies: 16-byte rows, Hopper
+        # bulk copies need 16-byte aligned rows and Hopper: the choice without tma mode
+        mode = choose_mode(Bn, T, D, x.element_size(), cplx, x.device, bwd, tma_ok=False)
         col = {k: v for k, v in (col or {}).items() if k in ("bt", "nw", "ns")}
+    if mode == "column" and f64:
+        mode = "stream"  # column mode is built and measured for 32-bit and 16-bit math only
+    tv = a.dim() == 3
+    dummy = _float_view(x)
     if mode == "lookback":
         BT, BD, num_warps, NTT = plan_lb(Bn, T, D, x.element_size(), cplx)
         NDB = triton.cdiv(D, BD)
