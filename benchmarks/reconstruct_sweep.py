@@ -68,6 +68,9 @@ VARIANTS: dict[str, dict] = {
     "tau12_noise001": dict(tau=12, noise=0.01),
     "tau16_noise0": dict(tau=16, noise=0.0),
     "tau14_noise0": dict(tau=14, noise=0.0),
+    "tau16_dec09": dict(tau=16, horizon_decay=0.9),
+    "tau24_dec09": dict(tau=24, horizon_decay=0.9),
+    "tau16_noise0_dec09": dict(tau=16, noise=0.0, horizon_decay=0.9),
 }
 
 

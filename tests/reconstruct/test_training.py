@@ -56,7 +56,7 @@ SMALL = dict(
             eval_transient=20,
         ),
         dict(tau_end=9, ema=0.5),
-        dict(burn_in=6, tail=8, tail_weight=0.5, dim_weights=(1.0, 2.0, 0.5)),
+        dict(burn_in=6, tail=8, tail_weight=0.5, dim_weights=(1.0, 2.0, 0.5), horizon_decay=0.8),
     ],
 )
 def test_batched_runs_equal_separate_runs(lorenz, extra):
@@ -273,6 +273,11 @@ def test_burn_in_and_tail_layout_of_forcing_and_loss_weights():
     d = _loss_weights(ReconstructConfig(window=6, dim_weights=(1.0, 3.0)), 1, 2)
     assert np.allclose(d[0, 1], [0.5, 1.5])  # normalised to mean 1
     assert _loss_weights(ReconstructConfig(), 1, 3) is None  # the paper's plain MSE
+    dec = _loss_weights(ReconstructConfig(window=8, tau=3, horizon_decay=0.5, burn_in=1), 1, 1)
+    raw = np.array([1, 0.5, 0.25, 1, 0.5, 0.25, 1, 0.5])  # k = 1, 2, 3 steps after forcing
+    assert np.allclose(dec[0, 2:, 0], raw / raw.mean()) and np.all(dec[0, :2] == 0)
+    with pytest.raises(InputError):
+        ReconstructConfig(horizon_decay=0.0).check()
     with pytest.raises(InputError, match="needs 3 values"):
         _loss_weights(ReconstructConfig(dim_weights=(1.0, 2.0)), 1, 3)
     with pytest.raises(InputError):

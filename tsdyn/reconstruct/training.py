@@ -86,6 +86,7 @@ class ReconstructConfig:
     tail: int = 0  # free-run steps after the window's last forced step (multi-step term)
     tail_weight: float = 1.0  # loss weight of the tail's steps (the window's steps weigh 1)
     dim_weights: tuple[float, ...] | None = None  # loss weight per observed unit (None: all 1)
+    horizon_decay: float = 1.0  # STF: loss weight d^(k-1) of a prediction k steps after forcing
     ema: float = 0.0  # decay of an exponential moving average of the parameters per batch
     #                   (0: off); when on, selection evaluates and returns the averaged model
     n_bins: int = 30  # D_stsp bins per dimension (N < 11)
@@ -133,6 +134,8 @@ class ReconstructConfig:
             min(self.dim_weights, default=0.0) < 0 or sum(self.dim_weights) <= 0
         ):
             raise InputError("--dim-weights must be non-negative with a positive sum")
+        if not 0.0 < self.horizon_decay <= 1.0:
+            raise InputError(f"--horizon-decay {self.horizon_decay} must be in (0, 1]")
 
     @property
     def rollout(self) -> int:
@@ -181,11 +184,17 @@ def _forcing_weights(cfg: ReconstructConfig, alpha_runs: np.ndarray, epoch: int 
 
 def _loss_weights(cfg: ReconstructConfig, R: int, N: int) -> np.ndarray | None:
     """Loss weight [R, rollout + 1, N] of every step and observed unit: 0 in the burn-in,
-    `tail_weight` in the tail, 1 in the window, times `dim_weights` (normalised to mean 1).
-    None when all are 1 (the paper's plain MSE)."""
-    if not (cfg.burn_in or cfg.tail or cfg.dim_weights is not None):
+    `tail_weight` in the tail, 1 in the window (STF with `horizon_decay` d: d^(k-1) for the
+    prediction k steps after the last forcing, scaled to mean 1 over the window), times
+    `dim_weights` (normalised to mean 1). None when all are 1 (the paper's plain MSE)."""
+    decay = cfg.forcing == "stf" and cfg.horizon_decay < 1.0
+    if not (cfg.burn_in or cfg.tail or cfg.dim_weights is not None or decay):
         return None
     w = np.ones((R, cfg.rollout + 1, N), dtype=np.float32)
+    if decay:
+        k = np.arange(cfg.window) % cfg.tau  # steps since the last forcing, minus 1
+        d = cfg.horizon_decay**k
+        w[:, cfg.burn_in + 1 : cfg.burn_in + cfg.window + 1] = (d / d.mean())[None, :, None]
     w[:, : cfg.burn_in + 1] = 0.0
     w[:, cfg.burn_in + cfg.window + 1 :] = cfg.tail_weight
     if cfg.dim_weights is not None:
