@@ -537,9 +537,9 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 
 #: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
 TMA_CASES = [
-    ((16, 65536, 256), torch.float32, [{}, dict(bd=16), dict(bd=16, nw=2), dict(bd=16, bt=64)]),
-    ((64, 16384, 256), torch.bfloat16, [dict(bd=16, nw=2), dict(bd=64)]),
-    ((4, 262144, 256), torch.float32, [dict(bd=16), dict(bd=8, bt=64)]),
+    ((16, 65536, 256), torch.float32, [dict(bd=8), dict(bd=8, bt=64), dict(bd=8, bt=128, ns=3)]),
+    ((4, 262144, 256), torch.float32, [dict(bd=8, bt=64), dict(bd=4, bt=128)]),
+    ((64, 16384, 256), torch.bfloat16, [{}, dict(bd=16)]),
 ]
 
 

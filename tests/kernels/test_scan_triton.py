@@ -198,7 +198,16 @@ def test_gpu_tma_mode(T, D, dtype, reverse):
     for shape in ((Bn, T, D), (Bn, D)):
         a = draw("slow", shape, gen, dtype, "cuda")
         h = tk.scan_fwd(a, b, h0, reverse, mode="tma")
-        assert rel(h.cpu(), ref_scan(a, b, h0, reverse)) <= tol
+        ref = ref_scan(a, b, h0, reverse)
+        fp32_err = 0.0
+        if dtype == torch.float32 and T > 5000:
+            # a time-invariant a in (0.99, 0.9999) over 10^5 steps: float32 rounding itself reaches
+            # ~1e-5 (a plain sequential float32 loop, the CPU kernel, is the yardstick)
+            from tsdyn.kernels import linear_scan
+
+            loop = linear_scan(a.cpu(), b.cpu(), h0.cpu(), reverse=reverse, backend="cpu")
+            fp32_err = 2 * rel(loop, ref)
+        assert rel(h.cpu(), ref) <= max(tol, fp32_err)
         if T > 5000:
             continue
         xs = [x.cpu().to(w).requires_grad_() for x in (a, b, h0)]

@@ -167,7 +167,7 @@ TMA = {4: {"bt": 32, "ns": 4, "bd": 32}, 2: {"bt": 64, "ns": 4, "bd": 32}}
 #: programs per SM below which tma mode is not used (one program per SM left ~35% of the copy
 #: bandwidth unused at [16, 65536, 256]), and the most warps per program, forward / backward
 MIN_PROGRAMS_PER_SM = 1.9
-MAX_WARPS = {False: 4, True: 2}
+MAX_WARPS = {(4, False): 4, (4, True): 2, (2, False): 1, (2, True): 1}
 
 
 def plan(Bn, D, itemsize, sms, bwd=False):
@@ -176,7 +176,7 @@ def plan(Bn, D, itemsize, sms, bwd=False):
     [256, 4096, 256] 4 warps forward (90.5%), 2 backward; [64, 16384, 256] 2 (91% / 90% fwd /
     fwd+bwd); [32, 32768, 256] 1 (89% fwd against 62% in stream mode)."""
     bd = TMA[itemsize]["bd"]
-    nw = MAX_WARPS[bwd]
+    nw = MAX_WARPS[itemsize, bwd]
     while nw >= 1:
         if Bn * -(-D // (bd * nw)) >= MIN_PROGRAMS_PER_SM * sms:
             return nw
