@@ -148,7 +148,12 @@ def time_tsdyn(Bn, T, D, dtype, bw, tag="tsdyn-triton", segments=None):
     mode_b = (
         tk.choose_mode(Bn, T, D, s, a.is_complex(), a.device, True) if segments is None else None
     )
-    if mode == "lookback":
+    if "tma" in (mode, mode_b):  # the directions' modes, then tma mode's warps per program
+        from tsdyn.kernels.scan import tma
+
+        sms = torch.cuda.get_device_properties(0).multi_processor_count
+        plan = [mode, mode_b, [tma.plan(Bn, D, s, sms, bwd) for bwd in (False, True)]]
+    elif mode == "lookback":
         plan = ["lookback", *tk.plan_lb(Bn, T, D, s, a.is_complex())]
     elif "column" in (mode, mode_b):  # the forward's plan, then the backward's
         cp = ["column", *tk.plan_col(Bn, T, D, s, a.is_complex(), a.device)]
