@@ -152,7 +152,8 @@ def time_tsdyn(Bn, T, D, dtype, bw, tag="tsdyn-triton", segments=None):
         from tsdyn.kernels.scan import tma
 
         sms = torch.cuda.get_device_properties(0).multi_processor_count
-        plan = [mode, mode_b, [tma.plan(Bn, D, s, sms, bwd) for bwd in (False, True)]]
+        nws = [tma.plan(Bn, D, s, sms, bwd) for bwd in (False, True)]
+        plan = [mode, mode_b, nws, tma.channels_per_warp(Bn, D, s, sms)]
     elif mode == "lookback":
         plan = ["lookback", *tk.plan_lb(Bn, T, D, s, a.is_complex())]
     elif "column" in (mode, mode_b):  # the forward's plan, then the backward's

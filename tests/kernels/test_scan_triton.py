@@ -301,11 +301,15 @@ def test_choose_mode_follows_the_measured_rules():
     assert tma.plan(64, 256, 4, 132) == 2 and tma.plan(32, 256, 4, 132) == 1
     assert modes(64, 16384, 256, tma_ok=False) == ("stream", "stream")
     assert modes(64, 16384, 67) == ("stream", "stream")  # rows of 268 bytes: no bulk copies
-    assert modes(16, 65536, 256) == ("stream", "stream")
+    assert modes(16, 65536, 256) == ("tma", "tma")
+    assert tma.plan(16, 256, 4, 132) == 0 and tma.channels_per_warp(16, 256, 4, 132) == 8
+    assert modes(16, 65536, 256, tma_ok=False) == ("stream", "stream")
+    assert modes(4, 262144, 256) == ("column", "column")
     assert modes(1, 1 << 20, 256) == ("column", "column")
     assert modes(1, 1 << 20, 64) == ("column", "column")
     assert modes(64, 16384, 256, 2) == ("tma", "stream")
     assert modes(64, 16384, 256, 2, tma_ok=False) == ("column", "stream")
+    assert modes(16, 65536, 256, 2) == ("stream", "stream")  # bf16: no narrow rows
     assert modes(64, 16384, 256, 8, True) == ("column", "column")
     assert modes(64, 16384, 256, 8) == ("stream", "stream")  # float64: stream only
     assert modes(64, 16384, 256, 16, True) == ("stream", "stream")

@@ -992,7 +992,8 @@ def choose_mode(
     - tma mode (bulk tensor copies, Hopper, rows of 16-byte multiples; tma_ok: the operands allow
       it) for fp32 and the bf16/fp16 forward wherever it has >= 1.9 programs per SM (tma.plan):
       fp32 [64, 16384, 256] 91% / 90% of copy fwd / fwd+bwd against 87% / 85%, [32, 32768, 256]
-      89% fwd against 62%; bf16 [64, 16384, 256] forward 78% against 45%;
+      89% fwd against 62%; bf16 [64, 16384, 256] forward 78% against 45%; and fp32 in rows of 32
+      bytes where that gives the programs ([16, 65536, 256]: 71% / 73% against 68% / 66%);
     - complex64: always (T = 16K: 88% / 92% of copy fwd / fwd+bwd against 24% / 27%; the stream
       kernel is element-rate bound, column mode is not);
     - wherever stream mode would split time (few channels, long T): both split, and column mode's
@@ -1016,7 +1017,9 @@ def choose_mode(
         from . import tma
 
         hopper = device is None or device.type != "cuda" or _capability(device) >= 9
-        if hopper and tma.plan(Bn, D, itemsize, sms, bwd):
+        if hopper and (
+            tma.plan(Bn, D, itemsize, sms, bwd) or tma.channels_per_warp(Bn, D, itemsize, sms)
+        ):
             return "tma"
     if plan(Bn, T, D, itemsize, cplx, device, None, bwd)[3] > 1:
         return "column"
