@@ -309,7 +309,7 @@ def test_choose_mode_follows_the_measured_rules():
     assert modes(1, 1 << 20, 64) == ("column", "column")
     assert modes(64, 16384, 256, 2) == ("tma", "stream")
     assert modes(64, 16384, 256, 2, tma_ok=False) == ("column", "stream")
-    assert modes(16, 65536, 256, 2) == ("stream", "stream")  # bf16: no narrow rows
+    assert modes(16, 65536, 256, 2) == ("column", "column")  # bf16: no narrow rows
     assert modes(64, 16384, 256, 8, True) == ("column", "column")
     assert modes(64, 16384, 256, 8) == ("stream", "stream")  # float64: stream only
     assert modes(64, 16384, 256, 16, True) == ("stream", "stream")
