@@ -510,7 +510,8 @@ def column_sweep(bw, budget_s=150.0, cases=None):
             elif name == "tma":
                 from tsdyn.kernels.scan import tma
 
-                cfg = dict(tma.TMA[s], nw=tma.plan(shape[0], shape[2], s, 132), **col)
+                cfg = dict(tma.TMA[s], nw=tma.plan(shape[0], shape[2], s, 132))
+                cfg.update(col)
                 tag = "tma " + " ".join(f"{k}={v}" for k, v in sorted(cfg.items()))
             else:
                 mode = tk.choose_mode(*shape, s, a.is_complex(), a.device)
@@ -543,9 +544,9 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 
 #: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
 TMA_CASES = [
-    ((16, 65536, 256), torch.float32, [dict(bd=8), dict(bd=8, bt=64), dict(bd=8, bt=128, ns=3)]),
-    ((4, 262144, 256), torch.float32, [dict(bd=8, bt=64), dict(bd=4, bt=128)]),
-    ((64, 16384, 256), torch.bfloat16, [{}, dict(bd=16)]),
+    ((256, 4096, 256), torch.float32, [dict(ns=3), dict(ns=4), dict(bt=64, ns=3), dict(bt=16)]),
+    ((16, 65536, 256), torch.float32, [dict(bd=8, nw=2), dict(bd=8, ns=6), dict(bd=8, bt=16)]),
+    ((256, 4096, 256), torch.float32, [dict(ns=3), dict(ns=4)]),
 ]
 
 
