@@ -136,6 +136,10 @@ def main() -> None:
     ap.add_argument("--tau-end", type=int, default=None)
     ap.add_argument("--alpha-end", type=float, default=None)
     ap.add_argument("--noise", type=float, default=None)
+    ap.add_argument("--horizon-decay", type=float, default=None, help="STF loss weight d^(k-1)")
+    ap.add_argument("--burn-in", type=int, default=None)
+    ap.add_argument("--tail", type=int, default=None)
+    ap.add_argument("--tail-weight", type=float, default=None)
     ap.add_argument(
         "--select-on",
         default="train",
@@ -174,6 +178,10 @@ def main() -> None:
         tau_end=args.tau_end,
         alpha_end=args.alpha_end,
         noise=args.noise,
+        horizon_decay=args.horizon_decay,
+        burn_in=args.burn_in,
+        tail=args.tail,
+        tail_weight=args.tail_weight,
         forcing=args.forcing,
         alpha=args.alpha,
     )

@@ -71,6 +71,9 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec09": dict(tau=16, horizon_decay=0.9),
     "tau24_dec09": dict(tau=24, horizon_decay=0.9),
     "tau16_noise0_dec09": dict(tau=16, noise=0.0, horizon_decay=0.9),
+    "tau16_dec08": dict(tau=16, horizon_decay=0.8),
+    "tau20_dec085": dict(tau=20, horizon_decay=0.85),
+    "tau14_dec09": dict(tau=14, horizon_decay=0.9),
 }
 
 

@@ -136,6 +136,24 @@ def test_bad_input_exits_2_and_leaves_nothing(cli):
         "-q",
     )
     assert r.exit_code == 2 and "--ema" in r.stderr and not Path("bad3").exists()
+    for flag, value, name in (
+        ("--horizon-decay", "0", "--horizon-decay"),
+        ("--tail", "-2", "--tail"),
+    ):
+        r = cli(
+            "reconstruct",
+            "lorenz63",
+            flag,
+            value,
+            "--train-steps",
+            "500",
+            "--test-steps",
+            "500",
+            "--out",
+            "bad4",
+            "-q",
+        )
+        assert r.exit_code == 2 and name in r.stderr and not Path("bad4").exists()
 
 
 def test_region_colours_follow_the_legend():

@@ -98,6 +98,16 @@ def reconstruct(
     balance: Annotated[
         float | None, _opt("Share of windows drawn by rarity of their states (preset).")
     ] = None,
+    horizon_decay: Annotated[
+        float | None, _opt("STF loss weight d^(k-1) k steps after forcing; 1 = off (preset).")
+    ] = None,
+    burn_in: Annotated[
+        int | None, _opt("Steps forced every step before each window, without loss (0).")
+    ] = None,
+    tail: Annotated[
+        int | None, _opt("Free-run steps after each window's last forcing, in the loss (0).")
+    ] = None,
+    tail_weight: Annotated[float | None, _opt("Loss weight of the tail steps (1).")] = None,
     train_steps: Annotated[
         int | None,
         _opt("Training points (systems: 100000; files: all rows before the test part).", "Data"),
@@ -155,6 +165,10 @@ def reconstruct(
         "select_lyap": select_lyap,
         "ema": ema,
         "balance": balance,
+        "horizon_decay": horizon_decay,
+        "burn_in": burn_in,
+        "tail": tail,
+        "tail_weight": tail_weight,
         "train_steps": train_steps,
         "test_steps": test_steps,
         "transient": transient,
@@ -252,6 +266,10 @@ def _reconstruct(run, s: dict, seed: int) -> None:
             "select_lyap",
             "ema",
             "balance",
+            "horizon_decay",
+            "burn_in",
+            "tail",
+            "tail_weight",
         )
     }
     rec = ALRNNReconstructor(
