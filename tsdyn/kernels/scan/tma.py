@@ -1,16 +1,20 @@
-"""Column mode with bulk tensor copies ("tma" mode of triton.py): `h_t = a_t * h_{t-1} + b_t`.
+"""tma mode of triton.py: `h_t = a_t * h_{t-1} + b_t` with tiles fed by Hopper bulk tensor copies.
 
-The layout is column mode's (column.py): a program owns `BD = 32 * num_warps` channels of one batch
-row, every lane one channel, and each thread holds all `BT` time rows of its channel, so the scan
-along time is a chain of FMAs inside the thread. What changes is how tiles arrive. Column mode
-issues each tile's loads from registers (one tile ahead), so bytes in flight are bounded by
-registers and by the number of warps (B * D / 32): at T = 16K-64K there are 1-4 warps per SM, too
-few to cover the memory latency. Here every tile is one Hopper bulk tensor copy (TMA) into shared
-memory, and the compiler's software pipeline keeps `NS` tiles in flight per program without
-registers (HOPPER.md: "two or three shared-memory stages deep"). Tiles are addressed through
-`[B, T, D]` tensor descriptors: rows outside `[0, T)` read as zeros and are dropped on store, so no
-load or store carries a mask; the walk direction only changes the tile's first row and the scan's
-direction. The time axis is never split (triton.py uses column mode where a split is needed).
+A program owns `BD = bd * num_warps` channels of one batch row (`bd` = 32, or 8 in rows of 32 bytes
+where wider rows leave too few programs) and walks the whole time axis in tiles of `BT` steps, like
+column mode (column.py). What changes is how tiles arrive. Column mode issues each tile's loads
+from registers (one tile ahead), so its bytes in flight are bounded by registers and by the number
+of warps (B * D / 32): at T = 16K-64K there are 1-4 warps per SM, too few to cover the memory
+latency. Here every tile is one bulk tensor copy (TMA) into shared memory, and the compiler's
+software pipeline keeps `NS` tiles in flight per program without registers (HOPPER.md: "two or
+three shared-memory stages deep"). Tiles are addressed through `[B, T, D]` tensor descriptors:
+rows outside `[0, T)` read as zeros and are dropped by the bulk stores, so no load or store
+carries a mask. Tiles start at multiples of BT in both walk directions (a bulk store at a negative
+row faulted on the H200); the walk's first and last tiles are peeled out of the pipelined loop.
+Triton reads the tiles out of shared memory in a vectorised layout, so `tl.associative_scan`
+along time is a shuffle network here (PTX for sm_90: ~900 `shfl` in the forward), not column
+mode's in-thread FMA chain. The time axis is never split (choose_mode uses column mode where a
+split is needed).
 
 Backward (BWD): x is dh, walked against the forward's direction; the coefficient of time t is
 a_{t+1} (a_{t-1} for a reverse scan): the same descriptor read one row shifted; da_t = g_t h_{t-1}
@@ -29,7 +33,7 @@ from .triton import _comb_real
 
 @triton.jit
 def _row(x, r, i: tl.constexpr):
-    # one row of a tile whose time rows are in-thread: folds to a register
+    # one row of a tile
     return tl.sum(tl.where(r[:, None] == i, x, 0.0), axis=0)
 
 

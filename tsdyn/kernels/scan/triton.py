@@ -17,7 +17,8 @@ epilogue: db_t = g_t, da_t = g_t conj(h_{t-1}) (summed in-kernel for a time-inva
 dh0 = conj(a_0) g_0.
 
 That is "stream" mode (_scan_*_kernel). "column" mode (column.py) keeps whole time columns in each
-thread (no scan network); `choose_mode` picks it per direction where it measured faster on the
+thread (no scan network); "tma" mode (tma.py) feeds column-style programs by bulk tensor copies
+pipelined through shared memory; `choose_mode` picks per direction what measured faster on the
 H200. "lookback" mode (_lb_*_kernel) is a tested single-pass alternative, one program per tile,
 with the carries composed from a tree of published block maps; it measured slower on the H200
 (README, "The Triton kernel").
