@@ -502,7 +502,7 @@ def column_sweep(bw, budget_s=150.0, cases=None):
         for name, kw in runs:
             kw = dict(kw, mode=name) if name != "default" else {}
             seg = kw.pop("segments", None)
-            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns", "ptr", "bd") if k in kw}
+            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns", "bd") if k in kw}
             fkw = dict(kw, segments=seg, col=col or None) if name != "default" else {}
             if name == "column":
                 pl = tk.plan_col(*shape, s, a.is_complex(), a.device, seg, **col)
@@ -544,9 +544,10 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 
 #: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
 TMA_CASES = [
-    ((256, 4096, 256), torch.float32, [dict(ns=3), dict(ns=4), dict(bt=64, ns=3), dict(bt=16)]),
-    ((16, 65536, 256), torch.float32, [dict(bd=8, nw=2), dict(bd=8, ns=6), dict(bd=8, bt=16)]),
-    ((256, 4096, 256), torch.float32, [dict(ns=3), dict(ns=4)]),
+    ((1, 1 << 20, 256), torch.float32, [{}, dict(segments=132), dict(segments=33)]),
+    ((1, 1 << 20, 64), torch.float32, [{}, dict(segments=512), dict(segments=128)]),
+    ((4, 262144, 256), torch.float32, [{}, dict(segments=33)]),
+    ((1, 1 << 20, 256), torch.bfloat16, [{}]),
 ]
 
 

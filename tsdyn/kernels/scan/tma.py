@@ -23,8 +23,6 @@ reads h one row shifted the other way, h0 at the sequence's edge; dh0 = a_0 g_0.
 
 from __future__ import annotations
 
-import functools
-
 import triton
 import triton.language as tl
 
@@ -39,13 +37,14 @@ def _row(x, r, i: tl.constexpr):
 
 @triton.jit
 def _tile(
-    a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
-    D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
-    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, PAD: tl.constexpr,
-    H0E: tl.constexpr, PTR: tl.constexpr,
+    a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+    A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
+    AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, EDGE: tl.constexpr,
 ):  # fmt: skip
-    """One tile at time rows [t0, t0 + BT) entered with carry c; returns (carry, da_acc). PAD: the
-    tile holds rows >= T; H0E: it holds the backward's h0 edge (t = 0, or T - 1 reversed)."""
+    """One tile at time rows [t0, t0 + BT) entered with carry c; returns (carry, acc_a, da_acc).
+    AGG: only the segment's aggregate (acc_a: product of the coefficients), no stores. EDGE: the
+    tile may hold rows >= T (a = 1 there: the carry passes through them unchanged) and the
+    backward's h0 edge (t = 0, or T - 1 reversed)."""
     r = tl.arange(0, BT)
     if REV:
         FIRST: tl.constexpr = BT - 1  # the walk enters a tile at its last row
@@ -55,6 +54,7 @@ def _tile(
         FIRST: tl.constexpr = 0
         LAST: tl.constexpr = BT - 1
         CO: tl.constexpr = -1
+    LOAD_H: tl.constexpr = BWD and not AGG
     x = x_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
     if A_TV:
         if BWD:
@@ -63,95 +63,114 @@ def _tile(
             a = a_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
     else:
         a = tl.broadcast_to(a_c[None, :], (BT, BD))
-    if BWD:
+    if LOAD_H:
         hp = hs_d.load([bi, t0 - CO, d0]).reshape(BT, BD).to(tl.float32)
-    t = t0 + r
-    if PAD:  # a = 1 at rows >= T (read as zeros): the carry passes through them unchanged
+    if EDGE:
+        t = t0 + r
         a = tl.where((t < T)[:, None], a, 1.0)
-    if H0E and BWD and HAS_H0:  # h_prev at the sequence's edge is h0
-        if REV:
-            edge = 0
-        else:
-            edge = T - 1
-        hp = tl.where((t == edge)[:, None], h0[None, :], hp)
+        if LOAD_H and HAS_H0:  # h_prev at the sequence's edge is h0
+            if REV:
+                edge = 0
+            else:
+                edge = T - 1
+            hp = tl.where((t == edge)[:, None], h0[None, :], hp)
     x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
-    _, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
-    if PTR:  # plain stores, one element per lane (Z = 0 hides the alignment, as in column.py)
-        q = out_ptr + Z + (bi.to(tl.int64) * T + t)[:, None] * D + d[None, :]
-        tl.store(q, h.to(out_ptr.dtype.element_ty), mask=(t < T)[:, None] & dm)
+    A, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
+    if AGG:
+        acc_a = acc_a * _row(A, r, LAST)
     else:
         out_d.store([bi, t0, d0], h.reshape(1, BT, BD).to(out_d.dtype))
-    if BWD:
-        g = h * hp
-        if A_TV:
-            da_d.store([bi, t0, d0], g.reshape(1, BT, BD).to(da_d.dtype))
-        else:
-            da_acc += tl.sum(g, axis=0)  # rows outside [0, T): h_prev reads as 0
-    return _row(h, r, LAST), da_acc
+        if BWD:
+            g = h * hp
+            if A_TV:
+                da_d.store([bi, t0, d0], g.reshape(1, BT, BD).to(da_d.dtype))
+            else:
+                da_acc += tl.sum(g, axis=0)  # rows outside [0, T): h_prev reads as 0
+    return _row(h, r, LAST), acc_a, da_acc
 
 
-@functools.partial(triton.jit, do_not_specialize=["Z"])
+@triton.jit
 def _tma_real(
-    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, out_ptr, dh0_ptr, dsum_ptr, T, n, Z,
+    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, agg_ptr, T, n, TPS, S,
     D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
-    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr,
-    PTR: tl.constexpr,
+    BWD: tl.constexpr, AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
+    NS: tl.constexpr,
 ):  # fmt: skip
-    # n = cdiv(T, BT) tiles; the walk's first and last tiles are peeled (no conditionals inside
-    # the compiler's pipeline). REV: walk time backwards. BWD: as column.py (x = dh;
-    # outputs db, da, dh0). PTR: plain stores instead of bulk copies out.
+    # n = cdiv(T, BT) time tiles in S segments of TPS tiles, numbered p in walk order. AGG: pass 1
+    # of a split, each segment's map h -> A h + X (agg [B, S, 2, D]); else the segment is walked
+    # from the composition of the maps before it (reduce-then-scan, as column.py) and stored. Each
+    # segment's first and last tiles are peeled (no conditionals inside the compiler's pipeline).
+    # REV: walk time backwards. BWD: as column.py (x = dh; outputs db, da or its per-segment sums
+    # dsum [B, S, D], dh0).
     pid_d = tl.program_id(0)
     bi = tl.program_id(1)
+    p = tl.program_id(2)
     d0 = pid_d * BD
     d = d0 + tl.arange(0, BD)
     dm = d < D
     vec = bi.to(tl.int64) * D + d
-    c = tl.zeros([BD], tl.float32)
+    CB: tl.constexpr = 16  # segment maps composed per step
     h0 = tl.zeros([BD], tl.float32)
     if HAS_H0:
         h0 = tl.load(h0_ptr + vec, mask=dm, other=0.0).to(tl.float32)
-        if not BWD:
+    c = tl.zeros([BD], tl.float32)
+    if not AGG:
+        if HAS_H0 and not BWD:
             c = h0
+        for q0 in range(0, p, CB):  # the maps of the segments before p, CB at a time
+            q = q0 + tl.arange(0, CB)
+            qm = (q < p)[:, None] & dm[None, :]
+            g = ((bi * S + q).to(tl.int64) * 2 * D)[:, None] + d[None, :]
+            aq = tl.load(agg_ptr + g, mask=qm, other=1.0)
+            xq = tl.load(agg_ptr + D + g, mask=qm, other=0.0)
+            xq = tl.where((q == q0)[:, None], xq + aq * c[None, :], xq)
+            _, cs = tl.associative_scan((aq, xq), 0, _comb_real)
+            c = _row(cs, q - q0, CB - 1)
     a_c = tl.full([BD], 1.0, tl.float32)
     if not A_TV:
         a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
+    acc_a = tl.full([BD], 1.0, tl.float32)
     da_acc = tl.zeros([BD], tl.float32)
-    # tiles start at multiples of BT (bulk stores at negative rows fault on the H200), so the
-    # rows >= T sit in the last tile, which a reverse walk visits first
-    if n == 1:
-        c, da_acc = _tile(
-            a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, 0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
-            D, A_TV, HAS_H0, REV, BWD, BT, BD, True, True, PTR,
-        )  # fmt: skip
+    # time tiles [j0, j1) of this segment; tiles start at multiples of BT (bulk stores at
+    # negative rows fault on the H200), so the rows >= T sit in the top tile
+    if REV:
+        j1 = n - p * TPS
+        j0 = tl.maximum(j1 - TPS, 0)
+        t0 = (j1 - 1) * BT
     else:
-        if REV:
-            t0 = (n - 1) * BT
-        else:
-            t0 = 0
-        c, da_acc = _tile(
-            a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
-            D, A_TV, HAS_H0, REV, BWD, BT, BD, REV, False, PTR,
-        )  # fmt: skip
-        for i in tl.range(1, n - 1, num_stages=NS):
+        j0 = p * TPS
+        j1 = tl.minimum(j0 + TPS, n)
+        t0 = j0 * BT
+    m = j1 - j0
+    c, acc_a, da_acc = _tile(
+        a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+        A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True,
+    )  # fmt: skip
+    if m > 1:
+        for w in tl.range(1, m - 1, num_stages=NS):
             if REV:
-                t0 = (n - 1 - i) * BT
+                t0 = (j1 - 1 - w) * BT
             else:
-                t0 = i * BT
-            c, da_acc = _tile(
-                a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
-                D, A_TV, HAS_H0, REV, BWD, BT, BD, False, False, PTR,
+                t0 = (j0 + w) * BT
+            c, acc_a, da_acc = _tile(
+                a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+                A_TV, HAS_H0, REV, BWD, AGG, BT, BD, False,
             )  # fmt: skip
         if REV:
-            t0 = 0
+            t0 = j0 * BT
         else:
-            t0 = (n - 1) * BT
-        c, da_acc = _tile(
-            a_d, x_d, hs_d, out_d, da_d, out_ptr, bi, t0, d0, d, dm, c, a_c, h0, da_acc, T, Z,
-            D, A_TV, HAS_H0, REV, BWD, BT, BD, not REV, True, PTR,
+            t0 = (j1 - 1) * BT
+        c, acc_a, da_acc = _tile(
+            a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+            A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True,
         )  # fmt: skip
-    if BWD:
+    if AGG:
+        ga = (bi * S + p).to(tl.int64) * 2 * D + d
+        tl.store(agg_ptr + ga, acc_a, mask=dm)
+        tl.store(agg_ptr + ga + D, c, mask=dm)
+    elif BWD:
         if not A_TV:
-            tl.store(dsum_ptr + vec, da_acc, mask=dm)
+            tl.store(dsum_ptr + (bi * S + p).to(tl.int64) * D + d, da_acc, mask=dm)
         if A_TV:
             if REV:
                 te = 0
@@ -161,7 +180,7 @@ def _tma_real(
             a0 = a0.to(tl.float32)
         else:
             a0 = a_c
-        tl.store(dh0_ptr + vec, a0 * c, mask=dm)
+        tl.store(dh0_ptr + vec, a0 * c, mask=dm & (p == S - 1))
 
 
 #: tile rows, pipeline stages and channels per warp, by element size (bytes); warps per program
@@ -199,6 +218,22 @@ def channels_per_warp(Bn, D, itemsize, sms):
     return 0
 
 
+#: time segments: about SPLIT_TO programs per SM where the channels alone give too few
+SPLIT_TO = 4.0
+
+
+def segments_for(Bn, T, D, itemsize, sms, BT=None, BD=None):
+    """Time segments for tma mode: 1 where `plan` or `channels_per_warp` give enough programs,
+    else about SPLIT_TO programs per SM (segments of at least 4 tiles, at most 512)."""
+    if plan(Bn, D, itemsize, sms) or channels_per_warp(Bn, D, itemsize, sms):
+        return 1
+    BT = BT or TMA[itemsize]["bt"]
+    BD = BD or TMA[itemsize]["bd"]
+    programs = Bn * -(-D // BD)
+    want = -(-int(SPLIT_TO * sms) // programs)
+    return max(1, min(want, -(-T // BT) // 4, 512))
+
+
 def usable(*tensors) -> bool:
     """Whether tma mode can take these [B, T, D] / [B, D] operands: 32-bit or 16-bit real data,
     16-byte aligned bases and rows (a bulk tensor copy's requirements), Hopper or newer (or the
@@ -223,31 +258,41 @@ def usable(*tensors) -> bool:
     return True
 
 
-def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None, ptr=None, bd=None):
-    """One scan in tma mode (arguments as triton._launch; `usable` must hold). bt / nw / ns / bd:
-    tile rows, warps, stages, channels per warp (default: TMA and `plan`); ptr: plain stores.
-    Returns da [B, D] for a time-invariant `a` in the backward, else None."""
+def launch(
+    a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, bt=None, nw=None, ns=None, bd=None
+):
+    """One scan in tma mode (arguments as triton._launch; `usable` must hold). segments: time
+    segments (reduce-then-scan; default `segments_for`); bt / nw / ns / bd: tile rows, warps,
+    stages, channels per warp (default: TMA and `plan`). Returns da [B, D] for a time-invariant
+    `a` in the backward, else None."""
     import torch
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     Bn, T, D = x.shape
-    cfg = TMA[x.element_size()]
+    isz = x.element_size()
+    cfg = TMA[isz]
     BT = bt or cfg["bt"]
     sms = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 132
     if bd is None:
-        bd = channels_per_warp(Bn, D, x.element_size(), sms) or cfg["bd"]
+        bd = channels_per_warp(Bn, D, isz, sms) or cfg["bd"]
     if nw is None:
-        nw = max(1, plan(Bn, D, x.element_size(), sms, bwd)) if bd == cfg["bd"] else 1
-    num_warps = nw
-    BD = bd * num_warps
+        nw = max(1, plan(Bn, D, isz, sms, bwd)) if bd == cfg["bd"] else 1
+    BD = bd * nw
+    n = triton.cdiv(T, BT)
+    if segments is None:
+        segments = segments_for(Bn, T, D, isz, sms, BT, BD)
+    tps = triton.cdiv(n, max(1, min(int(segments), n)))
+    S = triton.cdiv(n, tps)
 
     def desc(t):
         return TensorDescriptor(t, [Bn, T, D], [T * D, D, 1], [1, BT, BD])
 
     tv = a.dim() == 3
     xd = desc(x)
-    dsum = torch.empty((Bn, D), dtype=torch.float32, device=x.device) if bwd and not tv else None
-    _tma_real[(triton.cdiv(D, BD), Bn)](
+    f32 = dict(dtype=torch.float32, device=x.device)
+    dsum = torch.empty((Bn, S, D), **f32) if bwd and not tv else None
+    agg = torch.empty((Bn, S, 2, D), **f32) if S > 1 else None
+    args = [
         desc(a) if tv else xd,
         xd,
         desc(hs) if hs is not None else xd,
@@ -255,21 +300,20 @@ def launch(a, x, hs, h0, out, da, dh0, reverse, bwd, bt=None, nw=None, ns=None, 
         desc(da) if bwd and tv else xd,
         a,
         h0 if h0 is not None else x,
-        out,
         dh0 if dh0 is not None else x,
         dsum if dsum is not None else x,
+        agg if agg is not None else x,
         T,
-        triton.cdiv(T, BT),
-        0,
-        D=D,
-        A_TV=tv,
-        HAS_H0=h0 is not None,
-        REV=bool(reverse),
-        BWD=bwd,
-        BT=BT,
-        BD=BD,
-        NS=ns or cfg["ns"],
-        PTR=bool(cfg.get("ptr", False) if ptr is None else ptr),
-        num_warps=num_warps,
-    )
-    return dsum
+        n,
+        tps,
+        S,
+    ]
+    meta = dict(
+        D=D, A_TV=tv, HAS_H0=h0 is not None, REV=bool(reverse), BWD=bwd, BT=BT, BD=BD,
+        NS=ns or cfg["ns"], num_warps=nw,
+    )  # fmt: skip
+    grid = (triton.cdiv(D, BD), Bn, S)
+    if S > 1:
+        _tma_real[grid](*args, AGG=True, **meta)
+    _tma_real[grid](*args, AGG=False, **meta)
+    return None if dsum is None else dsum.sum(1)

@@ -1060,7 +1060,7 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
         from . import tma
 
         if not cplx and not f64 and tma.usable(x, a, hs, out, da):
-            return tma.launch(a, x, hs, h0, out, da, dh0, reverse, bwd, **(col or {}))
+            return tma.launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments, **(col or {}))
         # bulk copies need 16-byte aligned rows and Hopper: the choice without tma mode
         mode = choose_mode(Bn, T, D, x.element_size(), cplx, x.device, bwd, tma_ok=False)
         col = {k: v for k, v in (col or {}).items() if k in ("bt", "nw", "ns")}
