@@ -306,7 +306,10 @@ def test_choose_mode_follows_the_measured_rules():
     assert modes(16, 65536, 256, tma_ok=False) == ("stream", "stream")
     assert modes(4, 262144, 256) == ("column", "column")
     assert modes(1, 1 << 20, 256) == ("column", "column")
-    assert modes(1, 1 << 20, 64) == ("column", "column")
+    assert modes(1, 1 << 20, 64) == ("tma", "tma")  # split in time (tma.segments_for)
+    assert tma.segments_for(1, 1 << 20, 64, 4, 132) == 264
+    assert modes(1, 1 << 20, 64, tma_ok=False) == ("column", "column")
+    assert modes(1, 1 << 20, 256, 2) == ("tma", "column")
     assert modes(64, 16384, 256, 2) == ("tma", "stream")
     assert modes(64, 16384, 256, 2, tma_ok=False) == ("column", "stream")
     assert modes(16, 65536, 256, 2) == ("column", "column")  # bf16: no narrow rows

@@ -972,6 +972,11 @@ def plan_col(
     return BT, BD, num_warps, S, SEG, vec, ns
 
 
+#: most blocks of 32 channels (B * ceil(D / 32)) for which a time split runs in tma mode, not in
+#: column mode (measured: fp32 2 blocks tma, 8 column; bf16 forward 8 blocks tma)
+TMA_SPLIT_BLOCKS = {"f32": 4, "half": 8}
+
+
 def _capability(device) -> int:
     return torch.cuda.get_device_capability(device)[0]
 
@@ -995,6 +1000,10 @@ def choose_mode(
       fp32 [64, 16384, 256] 91% / 90% of copy fwd / fwd+bwd against 87% / 85%, [32, 32768, 256]
       89% fwd against 62%; bf16 [64, 16384, 256] forward 78% against 45%; and fp32 in rows of 32
       bytes where that gives the programs ([16, 65536, 256]: 71% / 73% against 68% / 66%);
+    - tma mode with a time split (tma.segments_for) for up to TMA_SPLIT_BLOCKS blocks of 32
+      channels: fp32 64 ch x 1M 52% / 53% against column mode's 43% / 50% (at 256 ch x 1M column
+      mode stays ahead, 56% / 61% against 55% / 56%); the bf16 forward at 256 ch x 1M 44% against
+      39%;
     - complex64: always (T = 16K: 88% / 92% of copy fwd / fwd+bwd against 24% / 27%; the stream
       kernel is element-rate bound, column mode is not);
     - wherever stream mode would split time (few channels, long T): both split, and column mode's
@@ -1014,15 +1023,18 @@ def choose_mode(
     if kind == "c64":
         return "column"
     sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
+    split = plan(Bn, T, D, itemsize, cplx, device, None, bwd)[3] > 1
     if tma_ok and (kind == "f32" or not bwd) and (D * itemsize) % 16 == 0:
         from . import tma
 
         hopper = device is None or device.type != "cuda" or _capability(device) >= 9
         if hopper and (
-            tma.plan(Bn, D, itemsize, sms, bwd) or tma.channels_per_warp(Bn, D, itemsize, sms)
+            tma.plan(Bn, D, itemsize, sms, bwd)
+            or tma.channels_per_warp(Bn, D, itemsize, sms)
+            or (split and Bn * triton.cdiv(D, 32) <= TMA_SPLIT_BLOCKS[kind])
         ):
             return "tma"
-    if plan(Bn, T, D, itemsize, cplx, device, None, bwd)[3] > 1:
+    if split:
         return "column"
     BD, nw = plan_col(Bn, T, D, itemsize, cplx, device, None, bwd)[1:3]
     warps = Bn * triton.cdiv(D, BD) * nw
