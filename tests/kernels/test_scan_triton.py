@@ -301,6 +301,7 @@ def test_choose_mode_follows_the_measured_rules():
     assert tma.plan(64, 256, 4, 132) == 2 and tma.plan(32, 256, 4, 132) == 1
     assert modes(64, 16384, 256, tma_ok=False) == ("stream", "stream")
     assert modes(64, 16384, 67) == ("stream", "stream")  # rows of 268 bytes: no bulk copies
+    assert modes(64, 256, 256) == ("stream", "stream")  # 2^22 elements: launch-bound, no tma
     assert modes(16, 65536, 256) == ("tma", "tma")
     assert tma.plan(16, 256, 4, 132) == 0 and tma.channels_per_warp(16, 256, 4, 132) == 8
     assert modes(16, 65536, 256, tma_ok=False) == ("stream", "stream")

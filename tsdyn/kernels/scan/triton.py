@@ -972,6 +972,10 @@ def plan_col(
     return BT, BD, num_warps, S, SEG, vec, ns
 
 
+#: smallest call (B * T * D) for tma mode: its launch builds five tensor descriptors, ~23 us more
+#: host time per launch than column mode (H200 host, 64 ch x 1M: 127 against 80 us per call with
+#: two launches), about the GPU time of 2^23 fp32 elements at the copy bandwidth
+TMA_MIN_ELEMENTS = 1 << 23
 #: most blocks of 32 channels (B * ceil(D / 32)) for which a time split runs in tma mode, not in
 #: column mode (measured: fp32 2 blocks tma, 8 column; bf16 forward 8 blocks tma)
 TMA_SPLIT_BLOCKS = {"f32": 4, "half": 8}
@@ -995,8 +999,8 @@ def choose_mode(
     hands over to tma or column mode where they measured faster on the H200 (benchmarks/scan.py
     --tma / --column; RESULTS.md, `## scan`):
 
-    - tma mode (bulk tensor copies, Hopper, rows of 16-byte multiples; tma_ok: the operands allow
-      it) for fp32 and the bf16/fp16 forward wherever it has >= 1.9 programs per SM (tma.plan):
+    - tma mode (bulk tensor copies, Hopper, rows of 16-byte multiples, calls of at least
+      TMA_MIN_ELEMENTS; tma_ok: the operands allow it) for fp32 and the bf16/fp16 forward wherever it has >= 1.9 programs per SM (tma.plan):
       fp32 [64, 16384, 256] 91% / 90% of copy fwd / fwd+bwd against 87% / 85%, [32, 32768, 256]
       89% fwd against 62%; bf16 [64, 16384, 256] forward 78% against 45%; and fp32 in rows of 32
       bytes where that gives the programs ([16, 65536, 256]: 71% / 73% against 68% / 66%);
@@ -1024,7 +1028,8 @@ def choose_mode(
         return "column"
     sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
     split = plan(Bn, T, D, itemsize, cplx, device, None, bwd)[3] > 1
-    if tma_ok and (kind == "f32" or not bwd) and (D * itemsize) % 16 == 0:
+    big = Bn * T * D >= TMA_MIN_ELEMENTS
+    if tma_ok and big and (kind == "f32" or not bwd) and (D * itemsize) % 16 == 0:
         from . import tma
 
         hopper = device is None or device.type != "cuda" or _capability(device) >= 9
