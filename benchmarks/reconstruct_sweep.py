@@ -76,6 +76,7 @@ VARIANTS: dict[str, dict] = {
     "tau14_dec09": dict(tau=14, horizon_decay=0.9),
     "tau16_dec07": dict(tau=16, horizon_decay=0.7),
     "tau20_dec08": dict(tau=20, horizon_decay=0.8),
+    "tau12_dec08": dict(tau=12, horizon_decay=0.8),
 }
 
 

@@ -29,7 +29,18 @@ them on Lorenz-63, `benchmarks/RESULTS.md` section "reconstruct" has the numbers
   1000);
 - `validation`: a separate series to select against (the paper uses the training series);
 - `balance`: a share of the windows drawn in proportion to the rarity of their states (inverse
-  occupancy of a 10-per-dimension grid, summed over the window) instead of uniformly.
+  occupancy of a 10-per-dimension grid, summed over the window) instead of uniformly;
+- `horizon_decay` d (STF): the squared error of a prediction made k steps after the last forcing
+  weighs d^(k-1) (scaled to mean 1 over the window): the free segments keep their length tau,
+  but late, barely predictable steps count less (a discounted multi-step loss);
+- `burn_in`: the rollout starts `burn_in` steps before the window with the observed units forced
+  at every step and no loss there (a warm-up of the hidden units instead of z_1 = [x_1; L x_1]);
+- `tail`, `tail_weight`: the rollout continues `tail` unforced steps past the window, their errors
+  weighted by `tail_weight` (a multi-step term on free continuations);
+- `dim_weights`: a loss weight per observed unit (normalised to mean 1).
+
+The weights enter the fused kernel as a per-step, per-unit weight array (`alrnn_forced_loss_grad`'s
+`weights`); the paper's recipe passes none.
 
 The `lorenz63` preset stays the paper's recipe (`lorenz63-paper` pins it): on the issue-6 test
 protocol (10 runs) a shorter forcing interval (tau 12, selection on D_stsp + 5 D_H) lowered D_stsp
