@@ -399,7 +399,8 @@ def check_interpreter_tma(dtype):
     """tma mode (tma.py): forward and every gradient against float64 autograd, both directions,
     both shapes of `a`, with and without h0; T = 45 in tiles of 16 steps (a partial top tile),
     D = 64 (two programs), time whole or split in 2 segments (of 2 and 1 tiles) or, at T = 75, in
-    3 (2, 2, 1 tiles); D = 5 (rows of 20 bytes) falls back."""
+    3 (2, 2, 1 tiles), reverse walks scanned in reverse or flipped (flip); D = 5 (rows of 20 bytes)
+    falls back."""
     from tsdyn.kernels.scan import tma
     from tsdyn.kernels.scan import triton as tk
     from tsdyn.kernels.scan.naive import naive_linear_scan
@@ -407,8 +408,9 @@ def check_interpreter_tma(dtype):
     gen = torch.Generator().manual_seed(5)
     w = wide_dtype(dtype)
     tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
-    for Bn, T, D, segments in ((2, 45, 64, None), (2, 45, 64, 2), (2, 75, 64, 3), (1, 7, 5, None)):
-        kw = dict(mode="tma", segments=segments, col=dict(bt=16, ns=2))
+    cases = [(2, 45, 64, None, False), (2, 45, 64, 2, True), (2, 75, 64, 3, False)]
+    for Bn, T, D, segments, flip in [*cases, (2, 75, 64, 3, True), (1, 7, 5, None, False)]:
+        kw = dict(mode="tma", segments=segments, col=dict(bt=16, ns=2, flip=flip))
         x = torch.empty(Bn, T, D, dtype=dtype)
         assert tma.usable(x) == (D == 64)
         for a_shape in ("tv", "lti"):

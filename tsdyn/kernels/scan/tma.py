@@ -40,8 +40,10 @@ def _tile(
     a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
     A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
     AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, EDGE: tl.constexpr,
+    FLIP: tl.constexpr,
 ):  # fmt: skip
     """One tile at time rows [t0, t0 + BT) entered with carry c; returns (carry, acc_a, da_acc).
+    FLIP: a reverse walk scans the flipped tile forward instead of scanning in reverse.
     AGG: only the segment's aggregate (acc_a: product of the coefficients), no stores. EDGE: the
     tile may hold rows >= T (a = 1 there: the carry passes through them unchanged) and the
     backward's h0 edge (t = 0, or T - 1 reversed)."""
@@ -74,11 +76,24 @@ def _tile(
             else:
                 edge = T - 1
             hp = tl.where((t == edge)[:, None], h0[None, :], hp)
-    x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
-    A, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
-    if AGG:
-        acc_a = acc_a * _row(A, r, LAST)
+    if REV and FLIP:
+        # Triton 3.6 compiles a reverse scan over in-thread rows to ~1900 shuffles (sm_90 PTX, this
+        # kernel); flipped rows (XOR swaps inside the thread) make it a forward chain of FMAs
+        x = tl.flip(x, 0)
+        a = tl.flip(a, 0)
+        x = tl.where(r[:, None] == 0, x + a * c[None, :], x)
+        A, h = tl.associative_scan((a, x), 0, _comb_real)
+        if AGG:
+            acc_a = acc_a * _row(A, r, BT - 1)
+        c_out = _row(h, r, BT - 1)
+        h = tl.flip(h, 0)
     else:
+        x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
+        A, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
+        if AGG:
+            acc_a = acc_a * _row(A, r, LAST)
+        c_out = _row(h, r, LAST)
+    if not AGG:
         out_d.store([bi, t0, d0], h.reshape(1, BT, BD).to(out_d.dtype))
         if BWD:
             g = h * hp
@@ -86,7 +101,7 @@ def _tile(
                 da_d.store([bi, t0, d0], g.reshape(1, BT, BD).to(da_d.dtype))
             else:
                 da_acc += tl.sum(g, axis=0)  # rows outside [0, T): h_prev reads as 0
-    return _row(h, r, LAST), acc_a, da_acc
+    return c_out, acc_a, da_acc
 
 
 @triton.jit
@@ -94,7 +109,7 @@ def _tma_real(
     a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, agg_ptr, T, n, TPS, S,
     D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
     BWD: tl.constexpr, AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
-    NS: tl.constexpr,
+    NS: tl.constexpr, FLIP: tl.constexpr,
 ):  # fmt: skip
     # n = cdiv(T, BT) time tiles in S segments of TPS tiles, numbered p in walk order. AGG: pass 1
     # of a split, each segment's map h -> A h + X (agg [B, S, 2, D]); else the segment is walked
@@ -144,7 +159,7 @@ def _tma_real(
     m = j1 - j0
     c, acc_a, da_acc = _tile(
         a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
-        A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True,
+        A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
     )  # fmt: skip
     if m > 1:
         for w in tl.range(1, m - 1, num_stages=NS):
@@ -154,7 +169,7 @@ def _tma_real(
                 t0 = (j0 + w) * BT
             c, acc_a, da_acc = _tile(
                 a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
-                A_TV, HAS_H0, REV, BWD, AGG, BT, BD, False,
+                A_TV, HAS_H0, REV, BWD, AGG, BT, BD, False, FLIP,
             )  # fmt: skip
         if REV:
             t0 = j0 * BT
@@ -162,7 +177,7 @@ def _tma_real(
             t0 = (j1 - 1) * BT
         c, acc_a, da_acc = _tile(
             a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
-            A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True,
+            A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
         )  # fmt: skip
     if AGG:
         ga = (bi * S + p).to(tl.int64) * 2 * D + d
@@ -259,12 +274,14 @@ def usable(*tensors) -> bool:
 
 
 def launch(
-    a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, bt=None, nw=None, ns=None, bd=None
-):
+    a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, bt=None, nw=None, ns=None, bd=None,
+    flip=None,
+):  # fmt: skip
     """One scan in tma mode (arguments as triton._launch; `usable` must hold). segments: time
     segments (reduce-then-scan; default `segments_for`); bt / nw / ns / bd: tile rows, warps,
-    stages, channels per warp (default: TMA and `plan`). Returns da [B, D] for a time-invariant
-    `a` in the backward, else None."""
+    stages, channels per warp (default: TMA and `plan`); flip: reverse walks scan flipped tiles
+    forward (`_tile`; not yet timed on a GPU, off by default). Returns da [B, D] for a
+    time-invariant `a` in the backward, else None."""
     import torch
     from triton.tools.tensor_descriptor import TensorDescriptor
 
@@ -310,7 +327,8 @@ def launch(
     ]
     meta = dict(
         D=D, A_TV=tv, HAS_H0=h0 is not None, REV=bool(reverse), BWD=bwd, BT=BT, BD=BD,
-        NS=ns or cfg["ns"], num_warps=nw,
+        NS=ns or cfg["ns"], FLIP=bool(cfg.get("flip", False) if flip is None else flip),
+        num_warps=nw,
     )  # fmt: skip
     grid = (triton.cdiv(D, BD), Bn, S)
     if S > 1:
