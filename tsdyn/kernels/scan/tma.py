@@ -11,10 +11,14 @@ three shared-memory stages deep"). Tiles are addressed through `[B, T, D]` tenso
 rows outside `[0, T)` read as zeros and are dropped by the bulk stores, so no load or store
 carries a mask. Tiles start at multiples of BT in both walk directions (a bulk store at a negative
 row faulted on the H200); the walk's first and last tiles are peeled out of the pipelined loop.
-Triton reads the tiles out of shared memory in a vectorised layout, so `tl.associative_scan`
-along time is a shuffle network here (PTX for sm_90: ~900 `shfl` in the forward), not column
-mode's in-thread FMA chain. The time axis is never split (choose_mode uses column mode where a
-split is needed).
+With 32 channels per warp the tiles are read out of shared memory (ldmatrix) into column mode's
+layout, every thread holding whole time columns: the forward scan is an in-thread FMA chain (sm_90
+PTX of this kernel compiled with Triton 3.6: 0-1 `shfl`). Two exceptions: 8-channel rows put time
+on 4 lanes (230 `shfl`), and Triton lowers a *reverse* scan, which every backward of a forward
+scan walks, to ~1900 shuffles even in-thread; `flip` scans flipped tiles forward instead (the
+flips fold into register renaming: 1 `shfl`, 1090 PTX instructions against 3103), not yet timed on
+a GPU and off by default. Where a batch row's channels give too few programs, time is split
+(reduce-then-scan, `segments_for`).
 
 Backward (BWD): x is dh, walked against the forward's direction; the coefficient of time t is
 a_{t+1} (a_{t-1} for a reverse scan): the same descriptor read one row shifted; da_t = g_t h_{t-1}
