@@ -98,6 +98,46 @@ def test_file_input_uses_its_last_rows_for_testing(cli, tmp_path):
     assert json.loads(Path("f/config.json").read_text())["model"]["P"] == 1
 
 
+def test_selection_on_a_validation_trajectory(cli, tmp_path, monkeypatch):
+    """--select-on validation: systems select on a third initial condition (seed + 2), files on
+    the training rows' last part (as long as the test part), which is then not trained on."""
+    from tsdyn.datasets.systems import simulate
+    from tsdyn.reconstruct import ALRNNReconstructor
+
+    seen = {}
+    fit = ALRNNReconstructor.fit
+
+    def spy(self, values, *args, validation=None, **kwargs):
+        seen["train"], seen["val"] = np.asarray(values), validation
+        return fit(self, values, *args, validation=validation, **kwargs)
+
+    monkeypatch.setattr(ALRNNReconstructor, "fit", spy)
+    common = [*FAST, "--train-steps", "1200", "--test-steps", "600", "--json", "-q"]
+    r = cli("reconstruct", "lorenz63", *common, "--select-on", "validation", "--out", "v")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert "validation trajectory (1200 steps, seed 2)" in doc["protocol"]["selection"]
+    np.testing.assert_allclose(seen["val"], simulate("lorenz63", 1200, seed=2).values)
+    assert json.loads(Path("v/config.json").read_text())["settings"]["select_on"] == "validation"
+
+    table = simulate("rossler", 3000, seed=2).values
+    path = tmp_path / "traj.csv"
+    np.savetxt(path, table, delimiter=",", header="a,b,c", comments="")
+    r = cli("reconstruct", str(path), *FAST, "--P", "1", "--test-steps", "1000", "--json", "-q",
+            "--select-on", "validation", "--out", "f")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (
+        doc["protocol"]["train"] == "1000 points"
+        and "last 1000 training rows" in (doc["protocol"]["selection"])
+    )
+    np.testing.assert_allclose(seen["train"], table[:1000], rtol=1e-6)
+    np.testing.assert_allclose(seen["val"], table[1000:2000], rtol=1e-6)
+    r = cli("reconstruct", str(path), "--test-steps", "1500", "--select-on", "validation",
+            "--out", "g", "-q")  # fmt: skip
+    assert r.exit_code == 2 and "3000 training rows" in r.stderr and not Path("g").exists()
+
+
 def test_bad_input_exits_2_and_leaves_nothing(cli):
     r = cli(
         "reconstruct",

@@ -37,6 +37,11 @@ class Forcing(StrEnum):
     gtf = "gtf"
 
 
+class SelectOn(StrEnum):
+    train = "train"
+    validation = "validation"
+
+
 def register(app: typer.Typer) -> None:
     app.command("reconstruct")(reconstruct)
 
@@ -92,6 +97,13 @@ def reconstruct(
     select_lyap: Annotated[
         float | None, _opt("... + this x |lambda_max / lambda_max(data) - 1| (paper: 0).")
     ] = None,
+    select_on: Annotated[
+        SelectOn,
+        _opt(
+            "Selection free runs against the training series (paper) or a validation trajectory"
+            " (systems: a third initial condition; files: the training rows' last part)."
+        ),
+    ] = SelectOn.train,
     ema: Annotated[
         float | None, _opt("Parameter moving-average decay per batch, 0 = off (preset).")
     ] = None,
@@ -163,6 +175,7 @@ def reconstruct(
         "eval_every_late": eval_every_late,
         "select_dh": select_dh,
         "select_lyap": select_lyap,
+        "select_on": select_on.value,
         "ema": ema,
         "balance": balance,
         "horizon_decay": horizon_decay,
@@ -189,6 +202,12 @@ def reconstruct(
         _reconstruct(run, settings, seed)
 
 
+def _validation_text(name: str, n: int, seed: int) -> str:
+    if name in _SYSTEMS:
+        return f"a validation trajectory ({n} steps, seed {seed + 2})"
+    return f"a validation part (the last {n} training rows, not trained on)"
+
+
 def _load(run, s: dict, seed: int):
     import numpy as np
 
@@ -210,7 +229,10 @@ def _load(run, s: dict, seed: int):
         test = simulate(name, n_test, seed=seed + 1)
         if s["columns"]:
             raise InputError("--columns applies to files, not built-in systems", "leave it out")
-        return train.values, test.values, list(train.columns), float(train.freq), name
+        val = None
+        if s["select_on"] == "validation":  # a third initial condition, as long as the training
+            val = simulate(name, n_train, seed=seed + 2).values
+        return train.values, test.values, val, list(train.columns), float(train.freq), name
     table = load(name, columns=parse_columns(s["columns"]))
     values = table.values
     T = len(values)
@@ -223,10 +245,19 @@ def _load(run, s: dict, seed: int):
     if s["train_steps"]:
         train = train[: s["train_steps"]]
     test = values[T - n_test :]
+    val = None
+    if s["select_on"] == "validation":  # the training rows' last part, as long as the test part
+        if len(train) < 2 * n_test:
+            raise InputError(
+                f"--select-on validation needs {2 * n_test} training rows, the file has "
+                f"{len(train)} before its test part",
+                "pass fewer --test-steps or --select-on train",
+            )
+        train, val = train[: len(train) - n_test], train[len(train) - n_test :]
     step = table.freq if isinstance(table.freq, float) else 1.0
     if not np.all(np.isfinite(values)):
         raise InputError("the table has missing values", "fill them first (tsdyn datasets info)")
-    return train, test, list(table.columns), float(step), table.name
+    return train, test, val, list(table.columns), float(step), table.name
 
 
 def _reconstruct(run, s: dict, seed: int) -> None:
@@ -236,7 +267,7 @@ def _reconstruct(run, s: dict, seed: int) -> None:
     from tsdyn.reconstruct import PRESETS, ALRNNReconstructor, mean_sem, plots, symbolic
     from tsdyn.reconstruct import metrics as met
 
-    train, test, columns, step, name = _load(run, s, seed)
+    train, test, val, columns, step, name = _load(run, s, seed)
     dt = s["dt"] or step
     if not dt > 0:
         raise InputError(f"--dt {dt} must be positive", "pass the sampling step")
@@ -282,7 +313,7 @@ def _reconstruct(run, s: dict, seed: int) -> None:
     run.write_config(
         model={"preset": preset, **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__}}
     )
-    rec.fit(train, dt=dt, progress=run.progress, device=str(run.device))
+    rec.fit(train, dt=dt, progress=run.progress, device=str(run.device), validation=val)
     report = rec.evaluate(test, transient=s["transient"])
     per = report["per_run"]
     # the reference run (figures, free_run.csv, symbols.json): lowest selection D_stsp
@@ -359,7 +390,9 @@ def _reconstruct(run, s: dict, seed: int) -> None:
                 else ""
             )
             + "of a "
-            f"{cfg.eval_steps or len(train)}-step free run against the training series every "
+            f"{cfg.eval_steps or len(train if val is None else val)}-step free run against "
+            + ("the training series" if val is None else _validation_text(name, len(val), seed))
+            + " every "
             f"{cfg.eval_every} epochs"
             + (f" ({cfg.eval_every_late} in the second half)" if cfg.eval_every_late else "")
             + (f", on the moving average (decay {cfg.ema:g})" if cfg.ema else ""),
