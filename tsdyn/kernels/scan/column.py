@@ -106,6 +106,24 @@ def _st(ptr, off, v, dm, m, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
         tl.store(q, v.to(ptr.dtype.element_ty), mask=dm[None, :])
 
 
+@triton.jit
+def _compose_real(agg_ptr, bi, NSEG, s, d, dm, zd, c, D: tl.constexpr, WT: tl.constexpr):
+    """The carry entering segment s: c passed through the maps (A, X) of segments j < s of batch
+    row bi (agg [B, NSEG, 2, D]), CB at a time: their loads are in flight together and the
+    composition is again an in-thread scan (also tma.py's time split)."""
+    CB: tl.constexpr = 16
+    for j0 in range(0, s, CB):
+        j = j0 + tl.arange(0, CB)
+        jm = (j < s)[:, None] & dm[None, :]
+        g = ((bi * NSEG + j).to(tl.int64) * 2 * D)[:, None] + (d + zd)[None, :]
+        aj = tl.load(agg_ptr + g, mask=jm, other=1.0).to(WT)
+        xj = tl.load(agg_ptr + D + g, mask=jm, other=0.0).to(WT)
+        xj = tl.where((j == j0)[:, None], xj + aj * c[None, :], xj)
+        _, cs = tl.associative_scan((aj, xj), 0, _comb_real)
+        c = _last(cs, j - j0, CB)
+    return c
+
+
 def _col_real(
     a_ptr, x_ptr, hs_ptr, h0_ptr, out_ptr, da_ptr, agg_ptr, dh0_ptr, T, Z, SEG, NSEG,
     D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
@@ -125,7 +143,6 @@ def _col_real(
     k_begin = s * SEG
     k_end = tl.minimum(k_begin + SEG, T)
     LOAD_H: tl.constexpr = BWD and PHASE != 1
-    CB: tl.constexpr = 16  # segment aggregates composed per step (PHASE 2)
     if REV:
         DD: tl.constexpr = -D
         t_first = (bi * T + T - 1) * D  # element offset of walk step 0, channel 0
@@ -145,17 +162,7 @@ def _col_real(
         if not BWD and PHASE != 1:
             c = h0
     if PHASE == 2:
-        # compose the aggregates of segments j < s, CB at a time: their loads are in flight
-        # together and the composition is again an in-thread scan
-        for j0 in range(0, s, CB):
-            j = j0 + tl.arange(0, CB)
-            jm = (j < s)[:, None] & dm[None, :]
-            g = ((bi * NSEG + j) * 2 * D)[:, None] + (d + zd)[None, :]
-            aj = tl.load(agg_ptr + g, mask=jm, other=1.0).to(WT)
-            xj = tl.load(agg_ptr + D + g, mask=jm, other=0.0).to(WT)
-            xj = tl.where((j == j0)[:, None], xj + aj * c[None, :], xj)
-            _, cs = tl.associative_scan((aj, xj), 0, _comb_real)
-            c = _last(cs, j - j0, CB)
+        c = _compose_real(agg_ptr, bi, NSEG, s, d, dm, zd, c, D, WT)
     a_c = tl.full([BD], 1.0, WT)
     if not A_TV:
         a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)

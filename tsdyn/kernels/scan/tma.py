@@ -27,16 +27,14 @@ reads h one row shifted the other way, h0 at the sequence's edge; dh0 = a_0 g_0.
 
 from __future__ import annotations
 
+import os
+
+import torch
 import triton
 import triton.language as tl
 
-from .triton import _comb_real
-
-
-@triton.jit
-def _row(x, r, i: tl.constexpr):
-    # one row of a tile
-    return tl.sum(tl.where(r[:, None] == i, x, 0.0), axis=0)
+from .column import _compose_real
+from .triton import _comb_real, _row
 
 
 @triton.jit
@@ -128,7 +126,6 @@ def _tma_real(
     d = d0 + tl.arange(0, BD)
     dm = d < D
     vec = bi.to(tl.int64) * D + d
-    CB: tl.constexpr = 16  # segment maps composed per step
     h0 = tl.zeros([BD], tl.float32)
     if HAS_H0:
         h0 = tl.load(h0_ptr + vec, mask=dm, other=0.0).to(tl.float32)
@@ -136,15 +133,7 @@ def _tma_real(
     if not AGG:
         if HAS_H0 and not BWD:
             c = h0
-        for q0 in range(0, p, CB):  # the maps of the segments before p, CB at a time
-            q = q0 + tl.arange(0, CB)
-            qm = (q < p)[:, None] & dm[None, :]
-            g = ((bi * S + q).to(tl.int64) * 2 * D)[:, None] + d[None, :]
-            aq = tl.load(agg_ptr + g, mask=qm, other=1.0)
-            xq = tl.load(agg_ptr + D + g, mask=qm, other=0.0)
-            xq = tl.where((q == q0)[:, None], xq + aq * c[None, :], xq)
-            _, cs = tl.associative_scan((aq, xq), 0, _comb_real)
-            c = _row(cs, q - q0, CB - 1)
+        c = _compose_real(agg_ptr, bi, S, p, d, dm, 0, c, D, tl.float32)
     a_c = tl.full([BD], 1.0, tl.float32)
     if not A_TV:
         a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
@@ -228,8 +217,10 @@ def plan(Bn, D, itemsize, sms, bwd=False):
 
 
 def channels_per_warp(Bn, D, itemsize, sms):
-    """TMA[itemsize]["bd"], or NARROW_BD (fp32) where that alone gives enough programs: [16, 65536,
-    256] in rows of 32 bytes, 71% / 73% of copy fwd / fwd+bwd against stream mode's 68% / 66%."""
+    """TMA[itemsize]["bd"] where `plan` finds warps (in either direction: both end at one warp), or
+    NARROW_BD (fp32) where that alone gives enough programs: [16, 65536, 256] in rows of 32 bytes,
+    71% / 73% of copy fwd / fwd+bwd against stream mode's 68% / 66%; else 0 (no tma mode
+    without a time split)."""
     if plan(Bn, D, itemsize, sms):
         return TMA[itemsize]["bd"]
     if itemsize == 4 and Bn * -(-D // NARROW_BD) >= MIN_PROGRAMS_PER_SM * sms:
@@ -244,7 +235,7 @@ SPLIT_TO = 4.0
 def segments_for(Bn, T, D, itemsize, sms, BT=None, BD=None):
     """Time segments for tma mode: 1 where `plan` or `channels_per_warp` give enough programs,
     else about SPLIT_TO programs per SM (segments of at least 4 tiles, at most 512)."""
-    if plan(Bn, D, itemsize, sms) or channels_per_warp(Bn, D, itemsize, sms):
+    if channels_per_warp(Bn, D, itemsize, sms):
         return 1
     BT = BT or TMA[itemsize]["bt"]
     BD = BD or TMA[itemsize]["bd"]
@@ -257,10 +248,6 @@ def usable(*tensors) -> bool:
     """Whether tma mode can take these [B, T, D] / [B, D] operands: 32-bit or 16-bit real data,
     16-byte aligned bases and rows (a bulk tensor copy's requirements), Hopper or newer (or the
     interpreter)."""
-    import os
-
-    import torch
-
     x = tensors[0]
     if x.device.type == "cuda":
         if torch.cuda.get_device_capability(x.device)[0] < 9:
@@ -286,7 +273,6 @@ def launch(
     stages, channels per warp (default: TMA and `plan`); flip: reverse walks scan flipped tiles
     forward (`_tile`; not yet timed on a GPU, off by default). Returns da [B, D] for a
     time-invariant `a` in the backward, else None."""
-    import torch
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     Bn, T, D = x.shape

@@ -47,9 +47,14 @@ def _comb_cplx(ar1, ai1, xr1, xi1, ar2, ai2, xr2, xi2):
 
 
 @triton.jit
+def _row(x, r, i: tl.constexpr):
+    # row i of a tile; where each thread holds whole time columns (column.py) it folds to a register
+    return tl.sum(tl.where(r[:, None] == i, x, 0.0), axis=0)
+
+
+@triton.jit
 def _last_row(x, r, BT: tl.constexpr):
-    # where each thread holds whole time columns (column.py) this folds to one register
-    return tl.sum(tl.where(r[:, None] == BT - 1, x, 0.0), axis=0)
+    return _row(x, r, BT - 1)
 
 
 @triton.jit
@@ -1034,8 +1039,7 @@ def choose_mode(
 
         hopper = device is None or device.type != "cuda" or _capability(device) >= 9
         if hopper and (
-            tma.plan(Bn, D, itemsize, sms, bwd)
-            or tma.channels_per_warp(Bn, D, itemsize, sms)
+            tma.channels_per_warp(Bn, D, itemsize, sms)
             or (split and Bn * triton.cdiv(D, 32) <= TMA_SPLIT_BLOCKS[kind])
         ):
             return "tma"
