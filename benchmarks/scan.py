@@ -502,7 +502,8 @@ def column_sweep(bw, budget_s=150.0, cases=None):
         for name, kw in runs:
             kw = dict(kw, mode=name) if name != "default" else {}
             seg = kw.pop("segments", None)
-            col = {k: kw.pop(k) for k in ("bt", "nw", "vec", "ns", "bd") if k in kw}
+            keys = ("bt", "nw", "vec", "ns", "bd", "flip", "tw")
+            col = {k: kw.pop(k) for k in keys if k in kw}
             fkw = dict(kw, segments=seg, col=col or None) if name != "default" else {}
             if name == "column":
                 pl = tk.plan_col(*shape, s, a.is_complex(), a.device, seg, **col)
@@ -513,6 +514,7 @@ def column_sweep(bw, budget_s=150.0, cases=None):
                 cfg = dict(tma.TMA[s], nw=tma.plan(shape[0], shape[2], s, 132))
                 cfg.update(col)
                 tag = "tma " + " ".join(f"{k}={v}" for k, v in sorted(cfg.items()))
+                tag += f" S={seg}" if seg else ""
             else:
                 mode = tk.choose_mode(*shape, s, a.is_complex(), a.device)
                 tag = f"default ({mode})"
@@ -544,10 +546,22 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 
 #: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
 TMA_CASES = [
-    ((1, 1 << 20, 256), torch.float32, [{}, dict(segments=132), dict(segments=33)]),
-    ((1, 1 << 20, 64), torch.float32, [{}, dict(segments=512), dict(segments=128)]),
-    ((4, 262144, 256), torch.float32, [{}, dict(segments=33)]),
-    ((1, 1 << 20, 256), torch.bfloat16, [{}]),
+    (
+        (16, 65536, 256),
+        torch.float32,
+        [
+            {},
+            dict(bd=32, nw=1, tw=4, bt=128, ns=3, flip=False),
+            dict(bd=32, nw=1, tw=4, bt=128, ns=4, flip=False),
+            dict(bd=32, nw=1, tw=8, bt=128, ns=3, flip=False),
+            dict(bd=32, nw=1, tw=8, bt=256, ns=2, flip=False),
+            dict(bd=32, nw=1, tw=4, bt=256, ns=2, flip=False),
+            dict(bd=32, nw=1, tw=4, bt=64, ns=6, flip=False),
+        ],
+    ),
+    ((32, 32768, 256), torch.float32, [{}, dict(bd=32, nw=1, tw=4, bt=128, ns=3, flip=False)]),
+    ((64, 16384, 256), torch.bfloat16, [{}]),
+    ((4, 262144, 256), torch.float32, [{}, dict(segments=33), dict(segments=66)]),
 ]
 
 

@@ -199,13 +199,7 @@ def test_gpu_tma_mode(T, D, dtype, reverse):
         a = draw("slow", shape, gen, dtype, "cuda")
         h = tk.scan_fwd(a, b, h0, reverse, mode="tma")
         ref = ref_scan(a, b, h0, reverse)
-        if dtype == torch.float32 and T > 5000 and a.dim() == 2:
-            # a time-invariant a in (0.99, 0.9999) over 10^5 steps: measured on the H200 2.5e-5
-            # (stream mode 1.5e-5 on its worst channel), a sequential float32 loop 1.3e-6; the
-            # cause is not pinned down (RESULTS.md `## scan`)
-            assert rel(h.cpu(), ref) <= 1e-4
-        else:
-            assert rel(h.cpu(), ref) <= tol
+        assert rel(h.cpu(), ref) <= tol
         if T > 5000:
             continue
         xs = [x.cpu().to(w).requires_grad_() for x in (a, b, h0)]
@@ -213,6 +207,26 @@ def test_gpu_tma_mode(T, D, dtype, reverse):
         grads = tk.scan_bwd(a, h, h0, gy, reverse, mode="tma")
         for g, r in zip(grads, ref_g, strict=True):
             assert rel(g.cpu(), r) <= 3 * tol
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["stream", "column", "tma"])
+@pytest.mark.parametrize("segments", [None, 1])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gpu_time_invariant_a_over_a_million_steps(mode, segments, reverse):
+    """A time-invariant `a` in (0.99, 0.9999) over 2^20 steps, every mode, time split or whole:
+    each channel within 1e-5 of float64. Carried through a tile as the scan's rounded powers of
+    `a` (the same rounding in every tile) the state drifted to 2.6e-5 (RESULTS.md `## scan`)."""
+    from tsdyn.kernels.scan import triton as tk
+
+    gen = torch.Generator().manual_seed(7)
+    Bn, T, D = 1, 1 << 20, 64
+    a = draw("slow", (Bn, D), gen, torch.float32, "cuda")
+    b = torch.randn(Bn, T, D, generator=gen).cuda()
+    h = tk.scan_fwd(a, b, None, reverse, mode=mode, segments=segments)
+    ref = ref_scan(a.expand(Bn, D), b, None, reverse)
+    err = (h.cpu().double() - ref).norm(dim=1) / ref.norm(dim=1)
+    assert err.max() <= 1e-5
 
 
 @pytest.mark.gpu
@@ -302,7 +316,10 @@ def test_choose_mode_follows_the_measured_rules():
     assert modes(64, 16384, 67) == ("stream", "stream")  # rows of 268 bytes: no bulk copies
     assert modes(64, 256, 256) == ("stream", "stream")  # 2^22 elements: launch-bound, no tma
     assert modes(16, 65536, 256) == ("tma", "tma")
-    assert tma.plan(16, 256, 4, 132) == 0 and tma.channels_per_warp(16, 256, 4, 132) == 8
+    assert tma.plan(16, 256, 4, 132) == 0 and tma.time_warps(16, 256, 4, 132) == 4
+    assert tma.channels_per_warp(16, 256, 4, 132) == 32
+    assert tma.time_warps(8, 256, 4, 132) == 1 and tma.channels_per_warp(8, 256, 4, 132) == 8
+    assert tma.time_warps(16, 256, 2, 132) == 1 and tma.time_warps(64, 256, 4, 132) == 1
     assert modes(16, 65536, 256, tma_ok=False) == ("stream", "stream")
     assert modes(4, 262144, 256) == ("column", "column")
     assert modes(1, 1 << 20, 256) == ("column", "column")
@@ -310,7 +327,7 @@ def test_choose_mode_follows_the_measured_rules():
     assert tma.segments_for(1, 1 << 20, 64, 4, 132) == 264
     assert modes(1, 1 << 20, 64, tma_ok=False) == ("column", "column")
     assert modes(1, 1 << 20, 256, 2) == ("tma", "column")
-    assert modes(64, 16384, 256, 2) == ("tma", "stream")
+    assert modes(64, 16384, 256, 2) == ("tma", "tma")  # one-warp programs, flipped tiles
     assert modes(64, 16384, 256, 2, tma_ok=False) == ("column", "stream")
     assert modes(16, 65536, 256, 2) == ("column", "column")  # bf16: no narrow rows
     assert modes(64, 16384, 256, 8, True) == ("column", "column")

@@ -29,7 +29,7 @@ import triton
 import triton.language as tl
 
 # the scan's combine functions and the tile's last row are the stream kernels' own
-from .triton import _comb_cplx, _comb_real
+from .triton import _comb_cplx, _comb_real, _pow_cplx, _pow_real
 from .triton import _last_row as _last
 
 
@@ -225,6 +225,8 @@ def _col_real(
         c = _last(H, r, BT)
 
     if PHASE == 1:
+        if not A_TV:
+            acc_a = _pow_real(a_c, k_end - k_begin, WT, 31)
         tl.store(agg_ptr + ((bi * NSEG + s) * 2) * D + d, acc_a, mask=dm)
         tl.store(agg_ptr + ((bi * NSEG + s) * 2 + 1) * D + d, c, mask=dm)
     if BWD and PHASE != 1:
@@ -474,6 +476,8 @@ def _col_cplx(
         ci = _last(Hi, r, BT)
 
     if PHASE == 1:
+        if not A_TV:
+            acc_ar, acc_ai = _pow_cplx(acr, aci, k_end - k_begin, WT, 31)
         gb = (bi * NSEG + s) * 4 * D
         tl.store(agg_ptr + gb + d, acc_ar, mask=dm)
         tl.store(agg_ptr + gb + D + d, acc_ai, mask=dm)

@@ -34,12 +34,12 @@ import triton
 import triton.language as tl
 
 from .column import _compose_real
-from .triton import _comb_real, _row
+from .triton import _comb_real, _pow_real, _row
 
 
 @triton.jit
 def _tile(
-    a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+    a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
     A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
     AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, EDGE: tl.constexpr,
     FLIP: tl.constexpr,
@@ -48,16 +48,25 @@ def _tile(
     FLIP: a reverse walk scans the flipped tile forward instead of scanning in reverse.
     AGG: only the segment's aggregate (acc_a: product of the coefficients), no stores. EDGE: the
     tile may hold rows >= T (a = 1 there: the carry passes through them unchanged) and the
-    backward's h0 edge (t = 0, or T - 1 reversed)."""
+    backward's h0 edge (t = 0, or T - 1 reversed). A time-invariant `a` carries c in float64
+    and adds it as pw * c (pw: a^k, k = 1..BT steps into the tile, exact to one rounding) to the
+    carry-free scan; folded into the first row, the carry would cross rounded powers of `a` that
+    the scan network forms, the same in every tile: a bias that grows with the number of tiles
+    within the memory 1 / (1 - a) (2.6e-5 relative error at 2^20 steps, a in (0.99, 0.9999))."""
     r = tl.arange(0, BT)
     if REV:
+        CO: tl.constexpr = 1  # BWD: coefficient of time t = a_{t+1}; h_prev = h_{t-1}
+    else:
+        CO: tl.constexpr = -1
+    # the scan's direction over the rows held (flipped tiles are scanned forward)
+    SREV: tl.constexpr = REV and not FLIP
+    if SREV:
         FIRST: tl.constexpr = BT - 1  # the walk enters a tile at its last row
         LAST: tl.constexpr = 0
-        CO: tl.constexpr = 1  # BWD: coefficient of time t = a_{t+1}; h_prev = h_{t-1}
     else:
         FIRST: tl.constexpr = 0
         LAST: tl.constexpr = BT - 1
-        CO: tl.constexpr = -1
+    EXACT: tl.constexpr = not A_TV and not EDGE
     LOAD_H: tl.constexpr = BWD and not AGG
     x = x_d.load([bi, t0, d0]).reshape(BT, BD).to(tl.float32)
     if A_TV:
@@ -83,18 +92,18 @@ def _tile(
         # kernel); flipped rows (XOR swaps inside the thread) make it a forward chain of FMAs
         x = tl.flip(x, 0)
         a = tl.flip(a, 0)
-        x = tl.where(r[:, None] == 0, x + a * c[None, :], x)
-        A, h = tl.associative_scan((a, x), 0, _comb_real)
-        if AGG:
-            acc_a = acc_a * _row(A, r, BT - 1)
-        c_out = _row(h, r, BT - 1)
-        h = tl.flip(h, 0)
+    if EXACT:
+        _, hf = tl.associative_scan((a, x), 0, _comb_real, reverse=SREV)
+        h = hf + pw * c.to(tl.float32)[None, :]
+        c_out = _row(hf, r, LAST).to(tl.float64) + _row(pw, r, LAST).to(tl.float64) * c
     else:
-        x = tl.where(r[:, None] == FIRST, x + a * c[None, :], x)
-        A, h = tl.associative_scan((a, x), 0, _comb_real, reverse=REV)
+        x = tl.where(r[:, None] == FIRST, x + a * c.to(tl.float32)[None, :], x)
+        A, h = tl.associative_scan((a, x), 0, _comb_real, reverse=SREV)
         if AGG:
             acc_a = acc_a * _row(A, r, LAST)
-        c_out = _row(h, r, LAST)
+        c_out = _row(h, r, LAST).to(c.dtype)
+    if REV and FLIP:
+        h = tl.flip(h, 0)
     if not AGG:
         out_d.store([bi, t0, d0], h.reshape(1, BT, BD).to(out_d.dtype))
         if BWD:
@@ -135,8 +144,17 @@ def _tma_real(
             c = h0
         c = _compose_real(agg_ptr, bi, S, p, d, dm, 0, c, D, tl.float32)
     a_c = tl.full([BD], 1.0, tl.float32)
+    pw = tl.full([BT, BD], 1.0, tl.float32)
     if not A_TV:
         a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
+        c = c.to(tl.float64)  # _tile: exact carry path
+        # a^k for the k-th walk step into a tile (rows counted from the scan's entry row)
+        r = tl.arange(0, BT)
+        if REV and not FLIP:
+            k = BT - r
+        else:
+            k = r + 1
+        pw = _pow_real(tl.broadcast_to(a_c[None, :], (BT, BD)), k[:, None], tl.float32, 12)
     acc_a = tl.full([BD], 1.0, tl.float32)
     da_acc = tl.zeros([BD], tl.float32)
     # time tiles [j0, j1) of this segment; tiles start at multiples of BT (bulk stores at
@@ -151,7 +169,7 @@ def _tma_real(
         t0 = j0 * BT
     m = j1 - j0
     c, acc_a, da_acc = _tile(
-        a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+        a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
         A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
     )  # fmt: skip
     if m > 1:
@@ -161,7 +179,7 @@ def _tma_real(
             else:
                 t0 = (j0 + w) * BT
             c, acc_a, da_acc = _tile(
-                a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+                a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
                 A_TV, HAS_H0, REV, BWD, AGG, BT, BD, False, FLIP,
             )  # fmt: skip
         if REV:
@@ -169,13 +187,15 @@ def _tma_real(
         else:
             t0 = (j1 - 1) * BT
         c, acc_a, da_acc = _tile(
-            a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, h0, da_acc, T,
+            a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
             A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
         )  # fmt: skip
     if AGG:
+        if not A_TV:  # the segment's rows [j0 BT, min(j1 BT, T)), in either walk direction
+            acc_a = _pow_real(a_c, tl.minimum(j1 * BT, T) - j0 * BT, tl.float32, 31)
         ga = (bi * S + p).to(tl.int64) * 2 * D + d
         tl.store(agg_ptr + ga, acc_a, mask=dm)
-        tl.store(agg_ptr + ga + D, c, mask=dm)
+        tl.store(agg_ptr + ga + D, c.to(tl.float32), mask=dm)
     elif BWD:
         if not A_TV:
             tl.store(dsum_ptr + (bi * S + p).to(tl.int64) * D + d, da_acc, mask=dm)
@@ -188,7 +208,8 @@ def _tma_real(
             a0 = a0.to(tl.float32)
         else:
             a0 = a_c
-        tl.store(dh0_ptr + vec, a0 * c, mask=dm & (p == S - 1))
+        dh0 = (a0 * c.to(tl.float32)).to(dh0_ptr.dtype.element_ty)
+        tl.store(dh0_ptr + vec, dh0, mask=dm & (p == S - 1))
 
 
 #: tile rows, pipeline stages and channels per warp, by element size (bytes); warps per program
@@ -216,12 +237,29 @@ def plan(Bn, D, itemsize, sms, bwd=False):
     return 0
 
 
+#: fp32 programs of 32 channels with `tw` warps laid along time, in tiles of `bt` rows, for
+#: between `from` and one program per SM (where `plan` finds none): [16, 65536, 256] (0.97 per
+#: SM) 77.6% / 76.2% of copy fwd / fwd+bwd against 71.3% / 73.2% in rows of 32 bytes (NARROW_BD);
+#: 8 warps, tiles of 256 rows, or 64 rows: 52-59% (H200, RESULTS.md `## scan`)
+TIME_WARPS = {"tw": 4, "bt": 128, "ns": 4, "from": 0.75}
+
+
+def time_warps(Bn, D, itemsize, sms):
+    """Warps per program laid along time: TIME_WARPS["tw"] where fp32 programs of 32 channels
+    number between TIME_WARPS["from"] and 1 per SM and `plan` finds none, else 1."""
+    programs = Bn * -(-D // TMA[itemsize]["bd"])
+    lo = TIME_WARPS["from"] * sms
+    if itemsize == 4 and not plan(Bn, D, itemsize, sms) and lo <= programs <= sms:
+        return TIME_WARPS["tw"]
+    return 1
+
+
 def channels_per_warp(Bn, D, itemsize, sms):
-    """TMA[itemsize]["bd"] where `plan` finds warps (in either direction: both end at one warp), or
-    NARROW_BD (fp32) where that alone gives enough programs: [16, 65536, 256] in rows of 32 bytes,
-    71% / 73% of copy fwd / fwd+bwd against stream mode's 68% / 66%; else 0 (no tma mode
+    """TMA[itemsize]["bd"] where `plan` finds warps (in either direction: both end at one warp) or
+    `time_warps` lays them along time, or NARROW_BD (fp32) where that alone gives enough programs
+    (71% / 73% of copy fwd / fwd+bwd at [16, 65536, 256], before TIME_WARPS); else 0 (no tma mode
     without a time split)."""
-    if plan(Bn, D, itemsize, sms):
+    if plan(Bn, D, itemsize, sms) or time_warps(Bn, D, itemsize, sms) > 1:
         return TMA[itemsize]["bd"]
     if itemsize == 4 and Bn * -(-D // NARROW_BD) >= MIN_PROGRAMS_PER_SM * sms:
         return NARROW_BD
@@ -266,20 +304,28 @@ def usable(*tensors) -> bool:
 
 def launch(
     a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, bt=None, nw=None, ns=None, bd=None,
-    flip=None,
+    flip=None, tw=None,
 ):  # fmt: skip
     """One scan in tma mode (arguments as triton._launch; `usable` must hold). segments: time
     segments (reduce-then-scan; default `segments_for`); bt / nw / ns / bd: tile rows, warps,
-    stages, channels per warp (default: TMA and `plan`); flip: reverse walks scan flipped tiles
-    forward (`_tile`; not yet timed on a GPU, off by default). Returns da [B, D] for a
+    stages, channels per warp (default: TMA and `plan`, or TIME_WARPS); flip: reverse walks scan
+    flipped tiles forward (`_tile`; default: in one-warp programs, where it measured 86% against
+    71% of copy fwd+bwd at [32, 32768, 256], bf16 [64, 16384, 256] 72% against 61%; with 2-4
+    warps it halved the backward's speed); tw: warps per program that the compiler lays along
+    time (a [BT, BD] tile of `nw * tw` warps with BD = bd * nw: each warp scans BT / tw rows
+    in-thread, the warps combine through shared memory; default `time_warps`). Returns da [B, D] for a
     time-invariant `a` in the backward, else None."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     Bn, T, D = x.shape
     isz = x.element_size()
     cfg = TMA[isz]
-    BT = bt or cfg["bt"]
     sms = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 132
+    if tw is None:
+        tw = time_warps(Bn, D, isz, sms) if bd in (None, cfg["bd"]) and nw is None else 1
+    if tw > 1:
+        cfg = dict(cfg, bt=TIME_WARPS["bt"], ns=TIME_WARPS["ns"])
+    BT = bt or cfg["bt"]
     if bd is None:
         bd = channels_per_warp(Bn, D, isz, sms) or cfg["bd"]
     if nw is None:
@@ -317,8 +363,8 @@ def launch(
     ]
     meta = dict(
         D=D, A_TV=tv, HAS_H0=h0 is not None, REV=bool(reverse), BWD=bwd, BT=BT, BD=BD,
-        NS=ns or cfg["ns"], FLIP=bool(cfg.get("flip", False) if flip is None else flip),
-        num_warps=nw,
+        NS=ns or cfg["ns"], FLIP=bool(nw * tw == 1 if flip is None else flip),
+        num_warps=nw * tw,
     )  # fmt: skip
     grid = (triton.cdiv(D, BD), Bn, S)
     if S > 1:

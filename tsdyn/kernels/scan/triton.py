@@ -58,6 +58,36 @@ def _last_row(x, r, BT: tl.constexpr):
 
 
 @triton.jit
+def _pow_real(x, n, WT: tl.constexpr, BITS: tl.constexpr):
+    """x ** n for 0 <= n < 2^BITS (n scalar or broadcastable to x), by repeated squaring in
+    float64: a time split's segment map, or a tile's powers, for a time-invariant `a`. The tile product a^BT raised to the number of tiles repeats one rounding
+    error n / BT times (relative error 3.6e-5 over 3200 steps in float32, against 4e-6 for a
+    step-by-step product and one rounding here)."""
+    base = x.to(tl.float64)
+    res = tl.full(x.shape, 1.0, tl.float64)
+    for i in tl.static_range(BITS):
+        res = tl.where(((n >> i) & 1) == 1, res * base, res)
+        base = base * base
+    return res.to(WT)
+
+
+@triton.jit
+def _pow_cplx(xr, xi, n, WT: tl.constexpr, BITS: tl.constexpr):
+    """(xr + i xi) ** n as _pow_real, for complex `a`."""
+    br = xr.to(tl.float64)
+    bi = xi.to(tl.float64)
+    rr = tl.full(xr.shape, 1.0, tl.float64)
+    ri = tl.zeros(xr.shape, tl.float64)
+    for i in tl.static_range(BITS):
+        on = ((n >> i) & 1) == 1
+        nr = rr * br - ri * bi
+        ri = tl.where(on, rr * bi + ri * br, ri)
+        rr = tl.where(on, nr, rr)
+        br, bi = br * br - bi * bi, 2.0 * br * bi
+    return rr.to(WT), ri.to(WT)
+
+
+@triton.jit
 def _tile_real(
     a_ptr,
     x_ptr,
@@ -234,8 +264,14 @@ def _scan_real_kernel(
             xj = tl.load(agg_ptr + ((bi * NSEG + j) * 2 + 1) * D + d, mask=jm, other=0.0)
             c = aj.to(WT) * c + xj.to(WT)
     a_c = tl.full([BD], 1.0, WT)
+    pw = tl.full([BT, BD], 1.0, WT)
     if not A_TV:
         a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)
+        # a time-invariant a: the carry enters as pw * c with exact powers (pw = a^(k+1)) and is
+        # carried in float64; the scan's own rounded powers A, the same in every tile, would bias
+        # it (tma.py's _tile)
+        c = c.to(tl.float64)
+        pw = _pow_real(tl.broadcast_to(a_c[None, :], (BT, BD)), r[:, None] + 1, WT, 12)
     acc_a = tl.full([BD], 1.0, WT)
     da_acc = tl.zeros([BD], WT)
 
@@ -293,7 +329,12 @@ def _scan_real_kernel(
         m = km[:, None] & dm[None, :]
         offs = (row0 + t)[:, None] * D + d[None, :]
         A, X = tl.associative_scan((a, x), 0, _comb_real)
-        H = X + A * c[None, :]
+        if A_TV:
+            H = X + A * c[None, :]
+        else:  # rows past the segment's end have a = 1: their multiplier is A, not a power
+            P = tl.where(km[:, None], pw, A)
+            H = X + P * c.to(WT)[None, :]
+            c_next = _last_row(X, r, BT).to(tl.float64) + _last_row(P, r, BT).to(tl.float64) * c
         if PHASE == 1:
             acc_a = acc_a * _last_row(A, r, BT)
         else:
@@ -303,11 +344,16 @@ def _scan_real_kernel(
                     tl.store(da_ptr + offs, (H * hp).to(da_ptr.dtype.element_ty), mask=m)
                 else:
                     da_acc += tl.sum(tl.where(m, H * hp, 0.0), axis=0)
-        c = _last_row(H, r, BT)
+        if A_TV:
+            c = _last_row(H, r, BT)
+        else:
+            c = c_next
 
     if PHASE == 1:
+        if not A_TV:
+            acc_a = _pow_real(a_c, k_end - k_begin, WT, 31)
         tl.store(agg_ptr + ((bi * NSEG + s) * 2) * D + d, acc_a, mask=dm)
-        tl.store(agg_ptr + ((bi * NSEG + s) * 2 + 1) * D + d, c, mask=dm)
+        tl.store(agg_ptr + ((bi * NSEG + s) * 2 + 1) * D + d, c.to(WT), mask=dm)
     if BWD and PHASE != 1:
         if not A_TV:
             tl.store(da_ptr + (bi * NSEG + s) * D + d, da_acc, mask=dm)
@@ -320,7 +366,8 @@ def _scan_real_kernel(
             a0 = tl.load(a_ptr + (row0 + t0) * D + d, mask=dm & last_seg, other=0.0).to(WT)
         else:
             a0 = a_c
-        tl.store(dh0_ptr + bi * D + d, a0 * c, mask=dm & last_seg)
+        dh0 = (a0 * c.to(WT)).to(dh0_ptr.dtype.element_ty)
+        tl.store(dh0_ptr + bi * D + d, dh0, mask=dm & last_seg)
 
 
 @triton.jit
@@ -477,6 +524,8 @@ def _scan_cplx_kernel(
         ci = _last_row(Hi, r, BT)
 
     if PHASE == 1:
+        if not A_TV:
+            acc_ar, acc_ai = _pow_cplx(acr, aci, k_end - k_begin, WT, 31)
         base = (bi * NSEG + s) * 4 * D
         tl.store(agg_ptr + base + d, acc_ar, mask=dm)
         tl.store(agg_ptr + base + D + d, acc_ai, mask=dm)
@@ -1005,10 +1054,12 @@ def choose_mode(
     --tma / --column; RESULTS.md, `## scan`):
 
     - tma mode (bulk tensor copies, Hopper, rows of 16-byte multiples, calls of at least
-      TMA_MIN_ELEMENTS; tma_ok: the operands allow it) for fp32 and the bf16/fp16 forward wherever it has >= 1.9 programs per SM (tma.plan):
-      fp32 [64, 16384, 256] 91% / 90% of copy fwd / fwd+bwd against 87% / 85%, [32, 32768, 256]
-      89% fwd against 62%; bf16 [64, 16384, 256] forward 78% against 45%; and fp32 in rows of 32
-      bytes where that gives the programs ([16, 65536, 256]: 71% / 73% against 68% / 66%);
+      TMA_MIN_ELEMENTS; tma_ok: the operands allow it) wherever it has >= 1.9 programs per SM
+      (tma.plan): fp32 [64, 16384, 256] 91% / 90% of copy fwd / fwd+bwd against 87% / 85%,
+      [32, 32768, 256] 89% / 86% against 62% / 59%; bf16 [64, 16384, 256] 78% / 72% against
+      45% / 53%; fp32 with warps along time at about one program per SM (tma.time_warps:
+      [16, 65536, 256] 78% / 76% against stream mode's 68% / 66%), or in rows of 32 bytes where
+      that gives the programs;
     - tma mode with a time split (tma.segments_for) for up to TMA_SPLIT_BLOCKS blocks of 32
       channels: fp32 64 ch x 1M 52% / 53% against column mode's 43% / 50% (at 256 ch x 1M column
       mode stays ahead, 56% / 61% against 55% / 56%); the bf16 forward at 256 ch x 1M 44% against
@@ -1023,7 +1074,7 @@ def choose_mode(
       SM ([64, 16384, 256]: stream 85% / 84% against 72% / 74%) and when column mode would split
       but stream would not ([16, 65536, 256]: 68% against 57%);
     - bf16 forward when column mode needs no split ([64, 16384, 256]: 0.83 against 0.92 ms; its
-      backward stays with stream: 1.05 against 1.16 ms).
+      backward stays with stream: 1.05 against 1.16 ms) and tma mode is not available.
     """
     mode = TUNE["mode"]
     kind = lb_kind(itemsize, cplx)
@@ -1034,13 +1085,19 @@ def choose_mode(
     sms = _sm_count(device) if device is not None and device.type == "cuda" else 132
     split = plan(Bn, T, D, itemsize, cplx, device, None, bwd)[3] > 1
     big = Bn * T * D >= TMA_MIN_ELEMENTS
-    if tma_ok and big and (kind == "f32" or not bwd) and (D * itemsize) % 16 == 0:
+    if tma_ok and big and (D * itemsize) % 16 == 0:
         from . import tma
 
         hopper = device is None or device.type != "cuda" or _capability(device) >= 9
-        if hopper and (
-            tma.channels_per_warp(Bn, D, itemsize, sms)
-            or (split and Bn * triton.cdiv(D, 32) <= TMA_SPLIT_BLOCKS[kind])
+        # bf16 / fp16 backward: only in one-warp programs without a time split (flipped tiles)
+        half_ok = kind == "f32" or not bwd or tma.plan(Bn, D, itemsize, sms, True)
+        if (
+            hopper
+            and half_ok
+            and (
+                tma.channels_per_warp(Bn, D, itemsize, sms)
+                or (split and Bn * triton.cdiv(D, 32) <= TMA_SPLIT_BLOCKS[kind])
+            )
         ):
             return "tma"
     if split:
