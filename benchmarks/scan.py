@@ -565,6 +565,99 @@ TMA_CASES = [
 ]
 
 
+#: interleaved A/B rounds (--ab): shape, dtype and variants, kwargs of scan_fwd / scan_bwd called
+#: directly, or None: linear_scan + torch.autograd.grad, the path a model's training step takes
+AB_CASES = [
+    (
+        (256, 4096, 256),
+        torch.float32,
+        {
+            "default": {},
+            "tma nw=4": dict(mode="tma", col=dict(nw=4)),
+            "stream": dict(mode="stream"),
+        },
+    ),
+    (
+        (16, 65536, 256),
+        torch.float32,
+        {"default": {}, "tma 8-ch rows": dict(mode="tma", col=dict(bd=8, nw=1, tw=1))},
+    ),
+    (
+        (1, 1 << 20, 64),
+        torch.float32,
+        {
+            "default": {},
+            "column": dict(mode="column"),
+            "tma no flip": dict(mode="tma", col=dict(flip=False)),
+            "autograd": None,
+        },
+    ),
+    (
+        (1, 1 << 20, 64),
+        torch.bfloat16,
+        {"default": {}, "column": dict(mode="column"), "autograd": None},
+    ),
+]
+
+
+def ab_rounds(bw, rounds=3):
+    """Variants of one shape timed in turn, `rounds` times (machine drift shows as spread within
+    a variant, not as a difference between variants)."""
+    for shape, dtype, variants in AB_CASES:
+        torch.cuda.empty_cache()
+        _ab_shape(bw, shape, dtype, variants, rounds)
+
+
+def _ab_shape(bw, shape, dtype, variants, rounds):
+    from tsdyn.kernels import linear_scan
+    from tsdyn.kernels.scan import triton as tk
+
+    a, b = make_inputs(*shape, dtype)
+    gh = torch.randn_like(b)
+    a2, b2 = a.clone().requires_grad_(), b.clone().requires_grad_()
+    s, n, dt = a.element_size(), a.numel(), str(dtype)[6:]
+
+    def fwd(kw):
+        if kw is None:
+            return linear_scan(a2, b2, backend="triton")
+        return tk.scan_fwd(a, b, None, False, **kw)
+
+    def fb(kw):
+        if kw is None:
+            return torch.autograd.grad(fwd(None), (a2, b2), gh)
+        return tk.scan_bwd(a, fwd(kw), None, gh, False, **kw)
+
+    for rnd in range(rounds):
+        for name, kw in variants.items():
+            ms = bench_gpu(lambda kw=kw: fwd(kw))
+            ms2 = bench_gpu(lambda kw=kw: fb(kw))
+            add(f"A/B {name}", shape, dt, "fwd", ms, 3 * s * n, bw, round=rnd, sweep="ab")
+            add(f"A/B {name}", shape, dt, "fwd+bwd", ms2, 8 * s * n, bw, round=rnd, sweep="ab")
+
+
+def lti_accuracy():
+    """A time-invariant `a` in (0.99, 0.9999): relative error against float64 of every mode, time
+    split (the default) or whole (S = 1), on the whole tensor and on its worst channel."""
+    from tsdyn.kernels import linear_scan
+    from tsdyn.kernels.scan import triton as tk
+
+    gen = torch.Generator().manual_seed(0)
+    for Bn, T, D in [(1, 100003, 64), (2, 100003, 256), (1, 1 << 20, 64)]:
+        b = torch.randn(Bn, T, D, generator=gen)
+        a = 0.99 + 0.0099 * torch.rand(Bn, D, generator=gen)
+        ref = linear_scan(a.double(), b.double())  # the CPU kernel in float64
+        for mode in ("stream", "column", "tma"):
+            for seg in (None, 1):
+                h = tk.scan_fwd(a.cuda(), b.cuda(), None, False, mode=mode, segments=seg)
+                e = (h.double().cpu() - ref).norm(dim=1) / ref.norm(dim=1)
+                whole = ((h.double().cpu() - ref).norm() / ref.norm()).item()
+                tag = f"lti {mode}" + (" S=1" if seg else "")
+                ROWS.append(
+                    dict(impl=tag, shape=(Bn, T, D), rel_err=whole, worst_channel=e.max().item())
+                )
+                log(f"{tag:16s} {(Bn, T, D)!s:18s} rel {whole:.2e} worst channel {e.max():.2e}")
+
+
 def bwd_tiles(bw):
     """Forward + backward of fp32 at N = 2^28 with the backward's tiles of 2048 / 1024 / 4096
     elements (the forward keeps its tiles)."""
@@ -744,6 +837,10 @@ def gpu_main(args):
     if args.tma:
         cases = [(sh, dt, [dict(st, mode="tma") for st in sts]) for sh, dt, sts in TMA_CASES]
         column_sweep(bw, args.column_budget, cases)
+    if args.ab:
+        ab_rounds(bw)
+    if args.lti:
+        lti_accuracy()
     if not args.only_sweep:
         total = 1 << 28
         for T in (4096, 16384, 65536, 262144, 1 << 20):
@@ -860,6 +957,8 @@ def main():
     p.add_argument("--no-assoc", action="store_true", help="skip torch associative_scan")
     p.add_argument("--column", action="store_true", help="column mode against the default path")
     p.add_argument("--tma", action="store_true", help="tma mode against the default path")
+    p.add_argument("--ab", action="store_true", help="interleaved A/B rounds (AB_CASES)")
+    p.add_argument("--lti", action="store_true", help="time-invariant a: error of every mode")
     p.add_argument(
         "--column-budget", type=float, default=150.0, help="seconds for --column / --tma"
     )
@@ -883,7 +982,8 @@ def main():
     print(f"\n{'impl':34s} {'shape':24s} {'dtype':10s} {'mode':8s} {'ms':>9s} {'GB/s':>8s} frac")
     for r in ROWS:
         if "ms" not in r:
-            print(f"{r['impl']:34s} {r.get('shape')!s:24s} {r.get('error', r.get('rel_err'))}")
+            extra = r.get("error", r.get("rel_err"))
+            print(f"{r['impl']:34s} {r.get('shape')!s:24s} {extra} {r.get('worst_channel', '')}")
             continue
         frac = f"{r['frac_copy']:.1%}" if r.get("frac_copy") is not None else "-"
         print(

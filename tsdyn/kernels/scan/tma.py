@@ -28,6 +28,7 @@ reads h one row shifted the other way, h0 at the sequence's edge; dh0 = a_0 g_0.
 from __future__ import annotations
 
 import os
+import threading
 
 import torch
 import triton
@@ -219,15 +220,15 @@ TMA = {4: {"bt": 32, "ns": 4, "bd": 32}, 2: {"bt": 64, "ns": 4, "bd": 32}}
 #: programs per SM below which tma mode is not used (one program per SM left ~35% of the copy
 #: bandwidth unused at [16, 65536, 256]), and the most warps per program, forward / backward
 MIN_PROGRAMS_PER_SM = 1.9
-MAX_WARPS = {(4, False): 4, (4, True): 2, (2, False): 1, (2, True): 1}
+MAX_WARPS = {(4, False): 2, (4, True): 2, (2, False): 1, (2, True): 1}
 NARROW_BD = 8
 
 
 def plan(Bn, D, itemsize, sms, bwd=False):
     """Warps per program for tma mode, or 0 where it should not be used: the most warps (up to
     MAX_WARPS) that still leave MIN_PROGRAMS_PER_SM programs per SM. Measured on the H200, fp32:
-    [256, 4096, 256] 4 warps forward (90.5%), 2 backward; [64, 16384, 256] 2 (91% / 90% fwd /
-    fwd+bwd); [32, 32768, 256] 1 (89% fwd against 62% in stream mode); bf16 [64, 16384, 256] 1
+    [256, 4096, 256] 2 warps (87.2% / 87.0% fwd / fwd+bwd; 4 warps forward measured 90.5% on the
+    host of 2026-11-30 but 80.4% on that of 2026-12-01, same PTX); [64, 16384, 256] 2 (91% / 90%); [32, 32768, 256] 1 (89% fwd against 62% in stream mode); bf16 [64, 16384, 256] 1
     (78% against 62% with 2)."""
     nw = MAX_WARPS[itemsize, bwd]
     while nw >= 1:
@@ -302,6 +303,25 @@ def usable(*tensors) -> bool:
     return True
 
 
+_BOUND = threading.local()
+
+
+def _bind_context(device) -> None:
+    """Make the device's CUDA context current in this thread. Triton 3.6 builds tensor
+    descriptors (cuTensorMapEncodeTiled) before its launcher binds the context, so in a thread that
+    has not used CUDA yet, such as autograd's backward thread when its first kernel is a tma one,
+    building them failed with "invalid device context" (seen on the H200). A runtime call binds
+    the primary context; done once per thread and device."""
+    if device.type != "cuda":
+        return
+    done = getattr(_BOUND, "devices", None)
+    if done is None:
+        done = _BOUND.devices = set()
+    if device.index not in done:
+        torch.cuda.current_stream(device).query()
+        done.add(device.index)
+
+
 def launch(
     a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, bt=None, nw=None, ns=None, bd=None,
     flip=None, tw=None,
@@ -317,6 +337,7 @@ def launch(
     time-invariant `a` in the backward, else None."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
+    _bind_context(x.device)
     Bn, T, D = x.shape
     isz = x.element_size()
     cfg = TMA[isz]
