@@ -1,7 +1,8 @@
 """tma mode of triton.py: `h_t = a_t * h_{t-1} + b_t` with tiles fed by Hopper bulk tensor copies.
 
-A program owns `BD = bd * num_warps` channels of one batch row (`bd` = 32, or 8 in rows of 32 bytes
-where wider rows leave too few programs) and walks the whole time axis in tiles of `BT` steps, like
+A program owns `BD = bd * nw` channels of one batch row (`bd` = 32, or 8 in rows of 32 bytes
+where wider rows leave too few programs; `tw` more warps per program laid along time where there is
+about one program per SM, `time_warps`) and walks the whole time axis in tiles of `BT` steps, like
 column mode (column.py). What changes is how tiles arrive. Column mode issues each tile's loads
 from registers (one tile ahead), so its bytes in flight are bounded by registers and by the number
 of warps (B * D / 32): at T = 16K-64K there are 1-4 warps per SM, too few to cover the memory
@@ -16,8 +17,8 @@ layout, every thread holding whole time columns: the forward scan is an in-threa
 PTX of this kernel compiled with Triton 3.6: 0-1 `shfl`). Two exceptions: 8-channel rows put time
 on 4 lanes (230 `shfl`), and Triton lowers a *reverse* scan, which every backward of a forward
 scan walks, to ~1900 shuffles even in-thread; `flip` scans flipped tiles forward instead (the
-flips fold into register renaming: 1 `shfl`, 1090 PTX instructions against 3103), not yet timed on
-a GPU and off by default. Where a batch row's channels give too few programs, time is split
+flips fold into register renaming: 1 `shfl`, 1090 PTX instructions against 3103), the default in
+one-warp programs (with more warps the flip crosses warps and halved the backward's speed). Where a batch row's channels give too few programs, time is split
 (reduce-then-scan, `segments_for`).
 
 Backward (BWD): x is dh, walked against the forward's direction; the coefficient of time t is
