@@ -140,6 +140,13 @@ def main() -> None:
     ap.add_argument("--burn-in", type=int, default=None)
     ap.add_argument("--tail", type=int, default=None)
     ap.add_argument("--tail-weight", type=float, default=None)
+    ap.add_argument("--M", type=int, default=None, help="latent units (default: the preset's)")
+    ap.add_argument("--dist-weight", type=float, default=None, help="free-run MMD term weight")
+    ap.add_argument("--dist-every", type=int, default=None, help="batches between MMD terms")
+    ap.add_argument("--dist-steps", type=int, default=None, help="free-run steps of the MMD")
+    ap.add_argument(
+        "--dist-bandwidths", default=None, help="MMD kernel bandwidths, comma-separated"
+    )
     ap.add_argument(
         "--select-on",
         default="train",
@@ -182,6 +189,13 @@ def main() -> None:
         burn_in=args.burn_in,
         tail=args.tail,
         tail_weight=args.tail_weight,
+        M=args.M,
+        dist_weight=args.dist_weight,
+        dist_every=args.dist_every,
+        dist_steps=args.dist_steps,
+        dist_bandwidths=None
+        if args.dist_bandwidths is None
+        else tuple(float(v) for v in args.dist_bandwidths.split(",")),
         forcing=args.forcing,
         alpha=args.alpha,
     )

@@ -77,6 +77,18 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec07": dict(tau=16, horizon_decay=0.7),
     "tau20_dec08": dict(tau=20, horizon_decay=0.8),
     "tau12_dec08": dict(tau=12, horizon_decay=0.8),
+    # fourth session: capacity at P = 2 and a free-run state-distribution (MMD) term
+    "tau16_dec08_M30": dict(tau=16, horizon_decay=0.8, M=30),
+    "tau16_dec08_M50": dict(tau=16, horizon_decay=0.8, M=50),
+    "tau16_dec08_dist025": dict(
+        tau=16, horizon_decay=0.8, dist_weight=0.25, dist_every=5, dist_steps=100
+    ),
+    "tau16_dec08_dist1": dict(
+        tau=16, horizon_decay=0.8, dist_weight=1.0, dist_every=5, dist_steps=100
+    ),
+    "tau16_dec08_dist005_200": dict(
+        tau=16, horizon_decay=0.8, dist_weight=0.05, dist_every=5, dist_steps=200
+    ),
 }
 
 

@@ -57,6 +57,7 @@ SMALL = dict(
         ),
         dict(tau_end=9, ema=0.5),
         dict(burn_in=6, tail=8, tail_weight=0.5, dim_weights=(1.0, 2.0, 0.5), horizon_decay=0.8),
+        dict(dist_weight=0.5, dist_every=2, dist_steps=20, dist_features=64),
     ],
 )
 def test_batched_runs_equal_separate_runs(lorenz, extra):
@@ -352,3 +353,75 @@ def test_zero_weight_tail_and_burn_in_leave_the_window_loss_unchanged(lorenz):
 def _phi(z, P):
     M = z.shape[-1]
     return torch.cat((z[..., : M - P], torch.relu(z[..., M - P :])), -1)
+
+
+def test_state_distribution_term_matches_autograd(lorenz):
+    """The free-run MMD term (`dist_weight`): value and gradients of the fused-kernel path equal
+    torch autograd through a float64 free run with the same random features; a run whose free
+    run leaves the finite range gets zero gradients."""
+    from tsdyn.kernels.rollout.naive import naive_alrnn_free_run
+    from tsdyn.reconstruct.training import rff_features, state_distribution_grads
+
+    rng = np.random.default_rng(11)
+    R, S, M, N, P, T, D = 3, 4, 9, 3, 2, 37, 50
+    model = ALRNN(M, N, P, runs=R, seeds=[4, 5, 6])
+    arrays = [getattr(model, k).detach().numpy().astype(np.float64) for k in "aWhL"]
+    arrays[1] = arrays[1] + rng.normal(0, 0.15, arrays[1].shape)
+    arrays[2] = rng.normal(0, 0.1, arrays[2].shape)
+    arrays[1][2] *= 40.0  # run 2 blows up
+    starts = rng.integers(0, len(lorenz) - T - 1, (R, S))
+    feats = [rff_features(rng, N, D, (0.3, 1.0)) for _ in range(R)]
+    omega, beta = np.stack([f[0] for f in feats]), np.stack([f[1] for f in feats])
+    weight = 1.7
+    value, grads = state_distribution_grads(
+        *arrays, lorenz, starts, T, P, weight, omega, beta, stride=3
+    )
+
+    params = [torch.tensor(p, requires_grad=True) for p in arrays]
+    a, W, h, L = params
+    x = torch.tensor(lorenz)
+    idx = torch.tensor(starts)[:, :, None] + torch.arange(T + 1)
+    win = x[idx]  # [R, S, T + 1, N]
+    z0 = torch.cat((win[:, :, 0], torch.einsum("rkn,rsn->rsk", L, win[:, :, 0])), -1)
+    with torch.enable_grad():
+        z, out = z0, []
+        for _ in range(T):
+            z = a[:, None] * z + torch.einsum("rij,rsj->rsi", W, _phi(z, P)) + h[:, None]
+            out.append(z[..., :N])
+    g = torch.stack(out, 2)[:, :, 2::3].reshape(R, -1, N)
+    om, be = torch.tensor(omega), torch.tensor(beta)
+    scale = np.sqrt(2.0 / D)
+    mg = (scale * torch.cos(g @ om.transpose(1, 2) + be[:, None])).mean(1)
+    mx = (
+        scale * torch.cos(win[:, :, 3::3].reshape(R, -1, N) @ om.transpose(1, 2) + be[:, None])
+    ).mean(1)
+    ref = weight * ((mg - mx) ** 2).sum(1)
+    ref[:2].sum().backward()
+    assert np.allclose(value[:2], ref[:2].detach().numpy(), rtol=1e-10)
+    assert np.isnan(value[2])
+    assert not bool(torch.all(g[2].detach().abs() < 1e6))
+    for gk, p in zip(grads, params, strict=True):
+        assert np.allclose(gk[:2], p.grad.numpy()[:2], rtol=1e-7, atol=1e-12)
+        assert np.all(gk[2] == 0.0)
+        assert np.abs(gk[:2]).max() > 0
+    # the free run agrees with the reference rollout
+    free = naive_alrnn_free_run(*[torch.tensor(v) for v in arrays[:3]], z0.detach(), T, P)
+    assert torch.allclose(free[:2, :, 2::3, :N].reshape(2, -1, N), g[:2].detach())
+
+
+def test_random_features_approximate_the_kernel():
+    """E[phi(u) . phi(v)] = mean over bandwidths of exp(-|u - v|^2 / (2 b^2))."""
+    from tsdyn.reconstruct.training import rff_features
+
+    rng = np.random.default_rng(0)
+    u, v = np.array([0.1, -0.4, 0.3]), np.array([0.5, 0.2, -0.1])
+    omega, beta = rff_features(rng, 3, 400_000, (0.5, 1.0))
+    D = len(beta)
+    est = (2.0 / D) * np.sum(np.cos(omega @ u + beta) * np.cos(omega @ v + beta))
+    d2 = np.sum((u - v) ** 2)
+    exact = 0.5 * (np.exp(-d2 / (2 * 0.25)) + np.exp(-d2 / 2))
+    assert abs(est - exact) < 0.01
+    with pytest.raises(InputError):
+        ReconstructConfig(dist_weight=-1.0).check()
+    with pytest.raises(InputError):
+        ReconstructConfig(dist_steps=0).check()

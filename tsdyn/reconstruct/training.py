@@ -37,7 +37,16 @@ them on Lorenz-63, `benchmarks/RESULTS.md` section "reconstruct" has the numbers
   at every step and no loss there (a warm-up of the hidden units instead of z_1 = [x_1; L x_1]);
 - `tail`, `tail_weight`: the rollout continues `tail` unforced steps past the window, their errors
   weighted by `tail_weight` (a multi-step term on free continuations);
-- `dim_weights`: a loss weight per observed unit (normalised to mean 1).
+- `dim_weights`: a loss weight per observed unit (normalised to mean 1);
+- `dist_weight` (with `dist_every`, `dist_steps`, `dist_stride`, `dist_bandwidths`,
+  `dist_features`): every `dist_every` batches, each window start also starts an unforced free
+  run of `dist_steps` steps, and `dist_weight` times a kernel MMD between its observed states
+  (every `dist_stride`-th step, pooled over the batch's windows) and the data's states of the same
+  windows is added to the loss (`state_distribution_grads`; Gaussian kernels of the given
+  bandwidths in z-score units, random Fourier features drawn afresh per batch from a per-run
+  stream). It rewards free runs that fill the data's part of state space without pulling late
+  predictions to a conditional mean as a multi-step MSE does. Its gradient through the free run
+  is the fused kernel's backward with alpha = 0; CPU only.
 
 The weights enter the fused kernel as a per-step, per-unit weight array (`alrnn_forced_loss_grad`'s
 `weights`); the paper's recipe passes none.
@@ -64,7 +73,15 @@ from tsdyn.reconstruct.alrnn import ALRNN
 from tsdyn.reconstruct.metrics import BinnedDstsp, SpectrumHellinger, dstsp_gmm
 from tsdyn.runtime import Progress, null_progress
 
-__all__ = ["PRESETS", "ReconstructConfig", "TrainResult", "adaptive_alpha", "train_alrnn"]
+__all__ = [
+    "PRESETS",
+    "ReconstructConfig",
+    "TrainResult",
+    "adaptive_alpha",
+    "rff_features",
+    "state_distribution_grads",
+    "train_alrnn",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +117,12 @@ class ReconstructConfig:
     horizon_decay: float = 1.0  # STF: loss weight d^(k-1) of a prediction k steps after forcing
     ema: float = 0.0  # decay of an exponential moving average of the parameters per batch
     #                   (0: off); when on, selection evaluates and returns the averaged model
+    dist_weight: float = 0.0  # weight of the free-run state-distribution term (0: off; CPU only)
+    dist_every: int = 1  # batches between state-distribution terms
+    dist_steps: int | None = None  # free-run steps of that term (None: the window)
+    dist_bandwidths: tuple[float, ...] = (0.2, 0.5, 1.0)  # its Gaussian kernels (z-score units)
+    dist_features: int = 128  # random Fourier features of its MMD estimate
+    dist_stride: int = 4  # every dist_stride-th free-run step enters the MMD
     n_bins: int = 30  # D_stsp bins per dimension (N < 11)
     gmm_sigma2: float = 1.0  # D_stsp Gaussian-mixture variance (N >= 11)
     dh_sigma: float = 20.0  # D_H smoothing, frequency bins
@@ -147,6 +170,22 @@ class ReconstructConfig:
             raise InputError("--dim-weights must be non-negative with a positive sum")
         if not 0.0 < self.horizon_decay <= 1.0:
             raise InputError(f"--horizon-decay {self.horizon_decay} must be in (0, 1]")
+        if (
+            self.dist_weight < 0
+            or self.dist_every < 1
+            or self.dist_features < 2
+            or self.dist_stride < 1
+        ):
+            raise InputError(
+                "--dist-weight must be >= 0, --dist-every and --dist-stride >= 1 and the "
+                "feature count >= 2"
+            )
+        if self.dist_steps is not None and not 1 <= self.dist_steps <= self.rollout:
+            raise InputError(
+                f"--dist-steps {self.dist_steps} must be in [1, {self.rollout}] (the rollout)"
+            )
+        if not self.dist_bandwidths or min(self.dist_bandwidths) <= 0:
+            raise InputError("--dist-bandwidths must be positive")
 
     @property
     def rollout(self) -> int:
@@ -282,6 +321,74 @@ def _draw_starts(rng: np.random.Generator, cdf: np.ndarray | None, n_starts: int
     return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), n_starts - 1)
 
 
+def rff_features(
+    rng: np.random.Generator, N: int, n_features: int, bandwidths: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random Fourier features (Rahimi & Recht, NIPS 2007) of the kernel
+    k(u, v) = mean over the bandwidths b of exp(-|u - v|^2 / (2 b^2)): omega [D, N] with rows
+    ~ N(0, I / b^2), b cycling through `bandwidths`, and beta [D] ~ U(0, 2 pi), so that
+    phi(u) = sqrt(2 / D) cos(omega u + beta) has E[phi(u) . phi(v)] = k(u, v)."""
+    b = np.resize(np.asarray(bandwidths, dtype=np.float64), n_features)
+    omega = rng.standard_normal((n_features, N)) / b[:, None]
+    beta = rng.uniform(0.0, 2.0 * np.pi, n_features)
+    return omega, beta
+
+
+def state_distribution_grads(
+    a, W, h, L, x, starts, steps: int, P: int, weight, omega, beta, stride: int = 1
+):
+    """The free-run state-distribution term and its gradient (`dist_weight`).
+
+    Every window start s of run r starts a free run z_1 = [x_s; L x_s] of `steps` steps; its
+    observed states g at steps stride, 2 stride, ... (pooled over the run's S windows: n points)
+    are compared with the data's states x_{s+stride}, x_{s+2 stride}, ... of the same windows by a
+    kernel MMD in random-feature form,
+
+        value = weight * || mean_i phi(g_i) - mean_j phi(x_j) ||^2,   phi = `rff_features`,
+
+    which is small when the model's free runs fill the same part of state space as the data,
+    whatever their phase (unlike the MSE, it does not pull late predictions to a conditional mean).
+
+    a, h [R, M]; W [R, M, M]; L [R, M - N, N] (float64); x [T, N] clean (scaled) series;
+    starts [R, S]; omega [R, D, N]; beta [R, D]. Returns value [R] and (ga, gW, gh, gL).
+    Runs whose free run is not finite (or leaves |z| < 1e6) get a NaN value and zero gradients.
+
+    The backward through the free run is the fused kernel's: without forcing (alpha = 0) and with
+    targets y_t = g_t - v_t / c, c = 2 / (S steps N), its MSE gradient dloss/dg_t = c (g_t - y_t)
+    equals v_t = d value / d g_t.
+    """
+    from tsdyn.kernels.rollout.cpu import alrnn_forced_loss_grad, alrnn_free_run
+
+    R, S = starts.shape
+    N = x.shape[1]
+    T = int(steps)
+    win = x[starts[:, :, None] + np.arange(T + 1)]  # [R, S, T + 1, N]
+    x0 = win[:, :, 0]
+    z0 = np.concatenate([x0, np.einsum("rkn,rsn->rsk", L, x0)], axis=-1)  # [R, S, M]
+    g = alrnn_free_run(a, W, h, z0, T, P)[..., :N]  # [R, S, T, N]
+    ok = np.all(np.isfinite(g) & (np.abs(g) < 1e6), axis=(1, 2, 3))
+    g = np.where(ok[:, None, None, None], g, 0.0)
+    gs = g[:, :, stride - 1 :: stride]  # [R, S, T', N]
+    n, D = gs.shape[1] * gs.shape[2], omega.shape[1]
+    c0 = np.sqrt(2.0 / D)
+    pg = gs.reshape(R, n, N) @ omega.transpose(0, 2, 1) + beta[:, None, :]  # [R, n, D]
+    xs = win[:, :, stride::stride].reshape(R, n, N)
+    px = xs @ omega.transpose(0, 2, 1) + beta[:, None, :]
+    diff = c0 * (np.cos(pg).mean(axis=1) - np.cos(px).mean(axis=1))  # [R, D]
+    w = np.asarray(weight, dtype=np.float64) * ok
+    value = np.where(ok, w * (diff**2).sum(axis=1), np.nan)
+    v = np.zeros_like(g)
+    vs = -(2.0 * c0 / n) * (np.sin(pg) * diff[:, None, :]) @ omega  # [R, n, N]
+    v[:, :, stride - 1 :: stride] = (vs * w[:, None, None]).reshape(gs.shape)
+    c = 2.0 / (S * T * N)
+    y = g - v / c
+    syn = np.concatenate([x0[:, :, None], y], axis=2).reshape(R * S * (T + 1), N)
+    st = (np.arange(R * S) * (T + 1)).reshape(R, S)
+    _, grads, _ = alrnn_forced_loss_grad(a, W, h, L, syn, st, np.zeros((R, T + 1)), P)
+    grads = tuple(np.where(ok.reshape((R,) + (1,) * (gr.ndim - 1)), gr, 0.0) for gr in grads)
+    return value, grads
+
+
 def _free_run_observed(model_np, x0: np.ndarray, steps: int, P: int, N: int) -> np.ndarray:
     """[R, steps, N] observed units of a free run from z_1 = [x0; L x0] (float32 kernel)."""
     from tsdyn.kernels.rollout.cpu import alrnn_free_run
@@ -340,6 +447,9 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
     model = ALRNN(cfg.M, N, cfg.P, runs=R, seeds=[[s, 0] for s in seeds])
     model.to(device)
     rngs = [np.random.default_rng([s, 1]) for s in seeds]
+    dist_rngs = [np.random.default_rng([s, 2]) for s in seeds]  # features of `dist_weight`
+    if cfg.dist_weight > 0 and device.type != "cpu":
+        raise InputError("--dist-weight needs the CPU kernel", "use --device cpu")
     opt = torch.optim.RAdam(model.parameters(), lr=cfg.lr_start)
     gamma = math.exp(math.log(cfg.lr_end / cfg.lr_start) / cfg.epochs)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
@@ -406,6 +516,24 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
                 )
                 for p, g in zip(params, grads, strict=True):
                     p.grad = torch.from_numpy(g)
+                if cfg.dist_weight > 0 and batch % cfg.dist_every == 0:
+                    feats = [
+                        rff_features(rng, N, cfg.dist_features, cfg.dist_bandwidths)
+                        for rng in dist_rngs
+                    ]
+                    _, dgrads = state_distribution_grads(
+                        *[v.astype(np.float64) for v in arrays],
+                        x,
+                        starts,
+                        cfg.dist_steps or cfg.window,
+                        cfg.P,
+                        cfg.dist_weight,
+                        np.stack([f[0] for f in feats]),
+                        np.stack([f[1] for f in feats]),
+                        cfg.dist_stride,
+                    )
+                    for p, g in zip(params, dgrads, strict=True):
+                        p.grad += torch.from_numpy(g.astype(np.float32))
             else:
                 from tsdyn.kernels.rollout.naive import naive_alrnn_forced_loss
 
