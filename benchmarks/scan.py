@@ -551,17 +551,14 @@ TMA_CASES = [
         torch.float32,
         [
             {},
-            dict(bd=32, nw=1, tw=4, bt=128, ns=3, flip=False),
-            dict(bd=32, nw=1, tw=4, bt=128, ns=4, flip=False),
-            dict(bd=32, nw=1, tw=8, bt=128, ns=3, flip=False),
-            dict(bd=32, nw=1, tw=8, bt=256, ns=2, flip=False),
-            dict(bd=32, nw=1, tw=4, bt=256, ns=2, flip=False),
-            dict(bd=32, nw=1, tw=4, bt=64, ns=6, flip=False),
+            dict(bd=32, nw=1, tw=4, bt=128, ns=5, flip=False),
+            dict(bd=32, nw=1, tw=4, bt=128, ns=6, flip=False),
+            dict(bd=16, nw=1, tw=4, bt=128, ns=4, flip=False),
+            dict(bd=16, nw=1, tw=4, bt=64, ns=4, flip=False),
+            dict(bd=16, nw=1, tw=2, bt=128, ns=4, flip=False),
+            dict(bd=32, nw=1, tw=2, bt=128, ns=4, flip=False),
         ],
     ),
-    ((32, 32768, 256), torch.float32, [{}, dict(bd=32, nw=1, tw=4, bt=128, ns=3, flip=False)]),
-    ((64, 16384, 256), torch.bfloat16, [{}]),
-    ((4, 262144, 256), torch.float32, [{}, dict(segments=33), dict(segments=66)]),
 ]
 
 
