@@ -232,8 +232,8 @@ def test_gpu_time_invariant_a_over_a_million_steps(mode, segments, reverse):
 @pytest.mark.gpu
 def test_gpu_tma_backward_in_autograd_thread_of_a_fresh_process():
     """The first kernel of autograd's backward thread in tma mode: Triton builds tensor descriptors
-    before it binds the CUDA context, which failed with "invalid device context" (tma._bind_context).
-    A fresh process, so that no earlier kernel bound the context in that thread."""
+    before it binds the CUDA context, which failed with "invalid device context"
+    (tma._bind_context). A fresh process, so that no earlier kernel bound the context there."""
     import subprocess
     from pathlib import Path
 

@@ -18,8 +18,8 @@ PTX of this kernel compiled with Triton 3.6: 0-1 `shfl`). Two exceptions: 8-chan
 on 4 lanes (230 `shfl`), and Triton lowers a *reverse* scan, which every backward of a forward
 scan walks, to ~1900 shuffles even in-thread; `flip` scans flipped tiles forward instead (the
 flips fold into register renaming: 1 `shfl`, 1090 PTX instructions against 3103), the default in
-one-warp programs (with more warps the flip crosses warps and halved the backward's speed). Where a batch row's channels give too few programs, time is split
-(reduce-then-scan, `segments_for`).
+one-warp programs (with more warps the flip crosses warps and halved the backward's speed). Where a
+batch row's channels give too few programs, time is split (reduce-then-scan, `segments_for`).
 
 Backward (BWD): x is dh, walked against the forward's direction; the coefficient of time t is
 a_{t+1} (a_{t-1} for a reverse scan): the same descriptor read one row shifted; da_t = g_t h_{t-1}
@@ -229,7 +229,8 @@ def plan(Bn, D, itemsize, sms, bwd=False):
     """Warps per program for tma mode, or 0 where it should not be used: the most warps (up to
     MAX_WARPS) that still leave MIN_PROGRAMS_PER_SM programs per SM. Measured on the H200, fp32:
     [256, 4096, 256] 2 warps (87.2% / 87.0% fwd / fwd+bwd; 4 warps forward measured 90.5% on the
-    host of 2026-11-30 but 80.4% on that of 2026-12-01, same PTX); [64, 16384, 256] 2 (91% / 90%); [32, 32768, 256] 1 (89% fwd against 62% in stream mode); bf16 [64, 16384, 256] 1
+    host of 2026-11-30 but 80.4% on that of 2026-12-01, same PTX); [64, 16384, 256] 2 (91% /
+    90%); [32, 32768, 256] 1 (89% fwd against 62% in stream mode); bf16 [64, 16384, 256] 1
     (78% against 62% with 2)."""
     nw = MAX_WARPS[itemsize, bwd]
     while nw >= 1:
@@ -334,8 +335,8 @@ def launch(
     71% of copy fwd+bwd at [32, 32768, 256], bf16 [64, 16384, 256] 72% against 61%; with 2-4
     warps it halved the backward's speed); tw: warps per program that the compiler lays along
     time (a [BT, BD] tile of `nw * tw` warps with BD = bd * nw: each warp scans BT / tw rows
-    in-thread, the warps combine through shared memory; default `time_warps`). Returns da [B, D] for a
-    time-invariant `a` in the backward, else None."""
+    in-thread, the warps combine through shared memory; default `time_warps`). Returns da [B, D]
+    for a time-invariant `a` in the backward, else None."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     _bind_context(x.device)
