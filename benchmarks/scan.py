@@ -502,7 +502,7 @@ def column_sweep(bw, budget_s=150.0, cases=None):
         for name, kw in runs:
             kw = dict(kw, mode=name) if name != "default" else {}
             seg = kw.pop("segments", None)
-            keys = ("bt", "nw", "vec", "ns", "bd", "flip", "tw")
+            keys = ("bt", "nw", "vec", "ns", "bd", "flip", "tw", "chain")
             col = {k: kw.pop(k) for k in keys if k in kw}
             fkw = dict(kw, segments=seg, col=col or None) if name != "default" else {}
             if name == "column":
@@ -547,18 +547,18 @@ def column_sweep(bw, budget_s=150.0, cases=None):
 #: tma mode (tma.py) against the default path: tile rows, warps, pipeline stages
 TMA_CASES = [
     (
-        (16, 65536, 256),
+        (1, 1 << 20, 64),
         torch.float32,
-        [
-            {},
-            dict(bd=32, nw=1, tw=4, bt=128, ns=5, flip=False),
-            dict(bd=32, nw=1, tw=4, bt=128, ns=6, flip=False),
-            dict(bd=16, nw=1, tw=4, bt=128, ns=4, flip=False),
-            dict(bd=16, nw=1, tw=4, bt=64, ns=4, flip=False),
-            dict(bd=16, nw=1, tw=2, bt=128, ns=4, flip=False),
-            dict(bd=32, nw=1, tw=2, bt=128, ns=4, flip=False),
-        ],
+        [{}, dict(chain=True), dict(chain=66), dict(chain=True, segments=1024)],
     ),
+    (
+        (1, 1 << 20, 256),
+        torch.float32,
+        [dict(chain=True), dict(chain=True, segments=1024)],
+    ),
+    ((4, 262144, 256), torch.float32, [dict(chain=True)]),
+    ((16, 65536, 256), torch.float32, [dict(chain=True, bd=32, nw=1, tw=1)]),
+    ((1, 1 << 20, 256), torch.bfloat16, [{}, dict(chain=True)]),
 ]
 
 

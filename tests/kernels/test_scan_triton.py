@@ -230,6 +230,34 @@ def test_gpu_time_invariant_a_over_a_million_steps(mode, segments, reverse):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("chain", [True, 4])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_gpu_tma_chain(chain, reverse, dtype):
+    """tma mode's one-launch time split (tma._tma_chain) over several rounds of segments (chain =
+    True: ~2 programs per SM, 2-3 rounds; 4 programs: ~70 rounds): forward against float64,
+    backward against the two-pass split, both shapes of `a`, with h0; bitwise reproducible."""
+    from tsdyn.kernels.scan import triton as tk
+
+    gen = torch.Generator().manual_seed(11)
+    Bn, T, D = 1, 150001, 64
+    b = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    h0 = torch.randn(Bn, D, generator=gen).to(dtype).cuda()
+    gy = torch.randn(Bn, T, D, generator=gen).to(dtype).cuda()
+    tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    kw = dict(mode="tma", col=dict(chain=chain))
+    for shape in ((Bn, T, D), (Bn, D)):
+        a = draw("slow", shape, gen, dtype, "cuda")
+        h = tk.scan_fwd(a, b, h0, reverse, **kw)
+        assert torch.equal(h, tk.scan_fwd(a, b, h0, reverse, **kw))
+        assert rel(h.cpu(), ref_scan(a, b, h0, reverse)) <= tol
+        grads = tk.scan_bwd(a, h, h0, gy, reverse, **kw)
+        ref_g = tk.scan_bwd(a, h, h0, gy, reverse, mode="tma")
+        for g, r in zip(grads, ref_g, strict=True):
+            assert rel(g.cpu(), r.cpu().double()) <= tol
+
+
+@pytest.mark.gpu
 def test_gpu_tma_backward_in_autograd_thread_of_a_fresh_process():
     """The first kernel of autograd's backward thread in tma mode: Triton builds tensor descriptors
     before it binds the CUDA context, which failed with "invalid device context"
@@ -444,15 +472,19 @@ def check_interpreter_tma(dtype):
     """tma mode (tma.py): forward and every gradient against float64 autograd, both directions,
     both shapes of `a`, with and without h0; T = 45 in tiles of 16 steps (a partial top tile),
     D = 64 (two programs), time whole or split in 2 segments (of 2 and 1 tiles) or, at T = 75, in
-    3 (2, 2, 1 tiles), reverse walks scanned in reverse or flipped (flip); D = 5 (rows of 20 bytes)
-    and complex data fall back."""
+    3 (2, 2, 1 tiles), reverse walks scanned in reverse or flipped (flip); the one-launch split
+    (`_tma_chain`: flags, windows of published maps) with as many programs as segments, since the
+    interpreter runs programs one after another (more rounds would wait forever here; the GPU test
+    runs them); D = 5 (rows of 20 bytes) and complex data fall back."""
     from tsdyn.kernels.scan import tma
 
     gen = torch.Generator().manual_seed(5)
     tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
-    cases = [(2, 45, 64, None, False), (2, 45, 64, 2, True), (2, 75, 64, 3, False)]
-    for Bn, T, D, segments, flip in [*cases, (2, 75, 64, 3, True), (1, 7, 5, None, False)]:
-        kw = dict(mode="tma", segments=segments, col=dict(bt=16, ns=2, flip=flip))
+    cases = [(2, 45, 64, None, False, None), (2, 45, 64, 2, True, None)]
+    cases += [(2, 75, 64, 3, False, None), (2, 75, 64, 3, True, None), (1, 7, 5, None, False, None)]
+    cases += [(2, 75, 64, 3, False, 3), (2, 75, 64, 5, True, 5)]
+    for Bn, T, D, segments, flip, chain in cases:
+        kw = dict(mode="tma", segments=segments, col=dict(bt=16, ns=2, flip=flip, chain=chain))
         x = torch.empty(Bn, T, D, dtype=dtype)
         assert tma.usable(x) == (D == 64 and not dtype.is_complex)
         for a_shape in ("tv", "lti"):

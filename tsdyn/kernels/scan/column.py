@@ -107,12 +107,12 @@ def _st(ptr, off, v, dm, m, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
 
 
 @triton.jit
-def _compose_real(agg_ptr, bi, NSEG, s, d, dm, zd, c, D: tl.constexpr, WT: tl.constexpr):
-    """The carry entering segment s: c passed through the maps (A, X) of segments j < s of batch
-    row bi (agg [B, NSEG, 2, D]), CB at a time: their loads are in flight together and the
-    composition is again an in-thread scan (also tma.py's time split)."""
+def _compose_real(agg_ptr, bi, NSEG, first, s, d, dm, zd, c, D: tl.constexpr, WT: tl.constexpr):
+    """The carry entering segment s: c passed through the maps (A, X) of segments first <= j < s
+    of batch row bi (agg [B, NSEG, 2, D]), CB at a time: their loads are in flight together and
+    the composition is again an in-thread scan (also tma.py's time split and chain)."""
     CB: tl.constexpr = 16
-    for j0 in range(0, s, CB):
+    for j0 in range(first, s, CB):
         j = j0 + tl.arange(0, CB)
         jm = (j < s)[:, None] & dm[None, :]
         g = ((bi * NSEG + j).to(tl.int64) * 2 * D)[:, None] + (d + zd)[None, :]
@@ -162,7 +162,7 @@ def _col_real(
         if not BWD and PHASE != 1:
             c = h0
     if PHASE == 2:
-        c = _compose_real(agg_ptr, bi, NSEG, s, d, dm, zd, c, D, WT)
+        c = _compose_real(agg_ptr, bi, NSEG, 0, s, d, dm, zd, c, D, WT)
     a_c = tl.full([BD], 1.0, WT)
     if not A_TV:
         a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)

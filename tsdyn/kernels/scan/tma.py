@@ -118,56 +118,30 @@ def _tile(
 
 
 @triton.jit
-def _tma_real(
-    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, agg_ptr, T, n, TPS, S,
-    D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
-    BWD: tl.constexpr, AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
-    NS: tl.constexpr, FLIP: tl.constexpr,
-):  # fmt: skip
-    # n = cdiv(T, BT) time tiles in S segments of TPS tiles, numbered p in walk order. AGG: pass 1
-    # of a split, each segment's map h -> A h + X (agg [B, S, 2, D]); else the segment is walked
-    # from the composition of the maps before it (reduce-then-scan, as column.py) and stored. Each
-    # segment's first and last tiles are peeled (no conditionals inside the compiler's pipeline).
-    # REV: walk time backwards. BWD: as column.py (x = dh; outputs db, da or its per-segment sums
-    # dsum [B, S, D], dh0).
-    pid_d = tl.program_id(0)
-    bi = tl.program_id(1)
-    p = tl.program_id(2)
-    d0 = pid_d * BD
-    d = d0 + tl.arange(0, BD)
-    dm = d < D
-    vec = bi.to(tl.int64) * D + d
-    h0 = tl.zeros([BD], tl.float32)
-    if HAS_H0:
-        h0 = tl.load(h0_ptr + vec, mask=dm, other=0.0).to(tl.float32)
-    c = tl.zeros([BD], tl.float32)
-    if not AGG:
-        if HAS_H0 and not BWD:
-            c = h0
-        c = _compose_real(agg_ptr, bi, S, p, d, dm, 0, c, D, tl.float32)
-    a_c = tl.full([BD], 1.0, tl.float32)
-    pw = tl.full([BT, BD], 1.0, tl.float32)
-    if not A_TV:
-        a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
-        c = c.to(tl.float64)  # _tile: exact carry path
-        # a^k for the k-th walk step into a tile (rows counted from the scan's entry row)
-        r = tl.arange(0, BT)
-        if REV and not FLIP:
-            k = BT - r
-        else:
-            k = r + 1
-        pw = _pow_real(tl.broadcast_to(a_c[None, :], (BT, BD)), k[:, None], tl.float32, 12)
-    acc_a = tl.full([BD], 1.0, tl.float32)
-    da_acc = tl.zeros([BD], tl.float32)
-    # time tiles [j0, j1) of this segment; tiles start at multiples of BT (bulk stores at
-    # negative rows fault on the H200), so the rows >= T sit in the top tile
+def _bounds(p, n, TPS, BT: tl.constexpr, REV: tl.constexpr):
+    """Time tiles [j0, j1) of segment p (numbered in walk order). Tiles start at multiples of BT
+    (bulk stores at negative rows fault on the H200), so the rows >= T sit in the top tile."""
     if REV:
         j1 = n - p * TPS
         j0 = tl.maximum(j1 - TPS, 0)
-        t0 = (j1 - 1) * BT
     else:
         j0 = p * TPS
         j1 = tl.minimum(j0 + TPS, n)
+    return j0, j1
+
+
+@triton.jit
+def _walk(
+    a_d, x_d, hs_d, out_d, da_d, bi, d0, c, acc_a, a_c, pw, h0, da_acc, T, j0, j1,
+    A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
+    AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr,
+    FLIP: tl.constexpr,
+):  # fmt: skip
+    """The tiles [j0, j1) of one segment in walk order from carry c; the first and last are peeled
+    (no conditionals inside the compiler's pipeline). Returns (carry, acc_a, da_acc)."""
+    if REV:
+        t0 = (j1 - 1) * BT
+    else:
         t0 = j0 * BT
     m = j1 - j0
     c, acc_a, da_acc = _tile(
@@ -192,26 +166,162 @@ def _tma_real(
             a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
             A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
         )  # fmt: skip
+    return c, acc_a, da_acc
+
+
+@triton.jit
+def _setup(a_ptr, h0_ptr, bi, d, dm, D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr,
+           REV: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, FLIP: tl.constexpr):  # fmt: skip
+    """h0, the time-invariant coefficient a_c (1 for a time-varying a) and its powers pw (a^k for
+    the k-th walk step into a tile, rows counted from the scan's entry row; _tile's exact carry)."""
+    vec = bi.to(tl.int64) * D + d
+    h0 = tl.zeros([BD], tl.float32)
+    if HAS_H0:
+        h0 = tl.load(h0_ptr + vec, mask=dm, other=0.0).to(tl.float32)
+    a_c = tl.full([BD], 1.0, tl.float32)
+    pw = tl.full([BT, BD], 1.0, tl.float32)
+    if not A_TV:
+        a_c = tl.load(a_ptr + vec, mask=dm, other=1.0).to(tl.float32)
+        r = tl.arange(0, BT)
+        if REV and not FLIP:
+            k = BT - r
+        else:
+            k = r + 1
+        pw = _pow_real(tl.broadcast_to(a_c[None, :], (BT, BD)), k[:, None], tl.float32, 12)
+    return h0, a_c, pw
+
+
+@triton.jit
+def _store_agg(agg_ptr, bi, S, p, d, dm, acc_a, c, a_c, T, j0, j1, D: tl.constexpr,
+               A_TV: tl.constexpr, BT: tl.constexpr):  # fmt: skip
+    """Segment p's map h -> A h + X into agg [B, S, 2, D]."""
+    if not A_TV:  # the segment's rows [j0 BT, min(j1 BT, T)), in either walk direction
+        acc_a = _pow_real(a_c, tl.minimum(j1 * BT, T) - j0 * BT, tl.float32, 31)
+    ga = (bi * S + p).to(tl.int64) * 2 * D + d
+    tl.store(agg_ptr + ga, acc_a, mask=dm)
+    tl.store(agg_ptr + ga + D, c.to(tl.float32), mask=dm)
+
+
+@triton.jit
+def _store_dh0(a_ptr, dh0_ptr, bi, d, dm, c, a_c, T, last, D: tl.constexpr, A_TV: tl.constexpr,
+               REV: tl.constexpr):  # fmt: skip
+    """dh0 = a_0 g_0 (the walk's last step), by the program of the last segment (`last`)."""
+    if A_TV:
+        if REV:
+            te = 0
+        else:
+            te = T - 1
+        a0 = tl.load(a_ptr + (bi.to(tl.int64) * T + te) * D + d, mask=dm, other=0.0)
+        a0 = a0.to(tl.float32)
+    else:
+        a0 = a_c
+    dh0 = (a0 * c.to(tl.float32)).to(dh0_ptr.dtype.element_ty)
+    tl.store(dh0_ptr + bi.to(tl.int64) * D + d, dh0, mask=dm & last)
+
+
+@triton.jit
+def _tma_real(
+    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, agg_ptr, T, n, TPS, S,
+    D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
+    BWD: tl.constexpr, AGG: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr,
+    NS: tl.constexpr, FLIP: tl.constexpr,
+):  # fmt: skip
+    # n = cdiv(T, BT) time tiles in S segments of TPS tiles, numbered p in walk order. AGG: pass 1
+    # of a split, each segment's map h -> A h + X (agg [B, S, 2, D]); else the segment is walked
+    # from the composition of the maps before it (reduce-then-scan, as column.py) and stored.
+    # REV: walk time backwards. BWD: as column.py (x = dh; outputs db, da or its per-segment sums
+    # dsum [B, S, D], dh0).
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1)
+    p = tl.program_id(2)
+    d0 = pid_d * BD
+    d = d0 + tl.arange(0, BD)
+    dm = d < D
+    h0, a_c, pw = _setup(a_ptr, h0_ptr, bi, d, dm, D, A_TV, HAS_H0, REV, BT, BD, FLIP)
+    c = tl.zeros([BD], tl.float32)
+    if not AGG:
+        if HAS_H0 and not BWD:
+            c = h0
+        c = _compose_real(agg_ptr, bi, S, 0, p, d, dm, 0, c, D, tl.float32)
+    if not A_TV:
+        c = c.to(tl.float64)  # _tile: exact carry path
+    acc_a = tl.full([BD], 1.0, tl.float32)
+    da_acc = tl.zeros([BD], tl.float32)
+    j0, j1 = _bounds(p, n, TPS, BT, REV)
+    c, acc_a, da_acc = _walk(
+        a_d, x_d, hs_d, out_d, da_d, bi, d0, c, acc_a, a_c, pw, h0, da_acc, T, j0, j1,
+        A_TV, HAS_H0, REV, BWD, AGG, BT, BD, NS, FLIP,
+    )  # fmt: skip
     if AGG:
-        if not A_TV:  # the segment's rows [j0 BT, min(j1 BT, T)), in either walk direction
-            acc_a = _pow_real(a_c, tl.minimum(j1 * BT, T) - j0 * BT, tl.float32, 31)
-        ga = (bi * S + p).to(tl.int64) * 2 * D + d
-        tl.store(agg_ptr + ga, acc_a, mask=dm)
-        tl.store(agg_ptr + ga + D, c.to(tl.float32), mask=dm)
+        _store_agg(agg_ptr, bi, S, p, d, dm, acc_a, c, a_c, T, j0, j1, D, A_TV, BT)
     elif BWD:
         if not A_TV:
             tl.store(dsum_ptr + (bi * S + p).to(tl.int64) * D + d, da_acc, mask=dm)
-        if A_TV:
-            if REV:
-                te = 0
-            else:
-                te = T - 1
-            a0 = tl.load(a_ptr + (bi.to(tl.int64) * T + te) * D + d, mask=dm, other=0.0)
-            a0 = a0.to(tl.float32)
-        else:
-            a0 = a_c
-        dh0 = (a0 * c.to(tl.float32)).to(dh0_ptr.dtype.element_ty)
-        tl.store(dh0_ptr + vec, dh0, mask=dm & (p == S - 1))
+        _store_dh0(a_ptr, dh0_ptr, bi, d, dm, c, a_c, T, p == S - 1, D, A_TV, REV)
+
+
+@triton.jit
+def _tma_chain(
+    a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, agg_ptr, flag_ptr, T, n, TPS,
+    S, P, D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
+    BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr, FLIP: tl.constexpr,
+    PB: tl.constexpr,
+):  # fmt: skip
+    # Single launch over S segments (walk order) with P < PB programs per batch row and channel
+    # block, all resident at once: program p walks segments k = p, p + P, ... For each it walks
+    # the segment once for its map (published with a release flag), waits for the maps of
+    # segments k - P + 1 .. k - 1 (the other programs' work of this round), applies them in order to
+    # the carry it ended segment k - P with (h0 / 0 for k < P) and walks the segment again, storing
+    # (its tiles are still in L2: DRAM sees about 12 bytes per element, not the 20 of two passes).
+    # The carry is a fixed formula of the inputs: bitwise reproducible, unlike CUB-style look-back.
+    # dsum [B, P, D]: a time-invariant a's gradient summed per program.
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1)
+    p = tl.program_id(2)
+    nblk = tl.num_programs(0)
+    d0 = pid_d * BD
+    d = d0 + tl.arange(0, BD)
+    dm = d < D
+    h0, a_c, pw = _setup(a_ptr, h0_ptr, bi, d, dm, D, A_TV, HAS_H0, REV, BT, BD, FLIP)
+    own = tl.zeros([BD], tl.float32)  # carry at the end of this program's previous segment
+    if HAS_H0 and not BWD:
+        own = h0
+    da_acc = tl.zeros([BD], tl.float32)
+    flags = flag_ptr + (bi * nblk + pid_d).to(tl.int64) * S
+    w = tl.arange(0, PB)
+    for k in range(p, S, P):
+        j0, j1 = _bounds(k, n, TPS, BT, REV)
+        cz = tl.zeros([BD], tl.float32)
+        if not A_TV:
+            cz = cz.to(tl.float64)
+        ones = tl.full([BD], 1.0, tl.float32)
+        ca, acc_a, _ = _walk(
+            a_d, x_d, hs_d, out_d, da_d, bi, d0, cz, ones, a_c, pw, h0, da_acc, T, j0, j1,
+            A_TV, HAS_H0, REV, BWD, True, BT, BD, NS, FLIP,
+        )  # fmt: skip
+        _store_agg(agg_ptr, bi, S, k, d, dm, acc_a, ca, a_c, T, j0, j1, D, A_TV, BT)
+        tl.debug_barrier()  # every thread's map stores precede the flag (release is cumulative)
+        tl.atomic_xchg(flags + k, 1, sem="release")
+        first = tl.maximum(k - P + 1, 0)
+        wm = first + w < k
+        f = tl.atomic_add(flags + first + w, 0, mask=wm, sem="acquire")
+        pending = tl.sum(tl.where(wm, 1 - f, 0))  # only a scalar crosses the loop (Triton 3.6)
+        while pending > 0:
+            f = tl.atomic_add(flags + first + w, 0, mask=wm, sem="acquire")
+            pending = tl.sum(tl.where(wm, 1 - f, 0))
+        tl.debug_barrier()
+        c = _compose_real(agg_ptr, bi, S, first, k, d, dm, 0, own, D, tl.float32)
+        if not A_TV:
+            c = c.to(tl.float64)
+        c, _, da_acc = _walk(
+            a_d, x_d, hs_d, out_d, da_d, bi, d0, c, ones, a_c, pw, h0, da_acc, T, j0, j1,
+            A_TV, HAS_H0, REV, BWD, False, BT, BD, NS, FLIP,
+        )  # fmt: skip
+        own = c.to(tl.float32)
+        if BWD:
+            _store_dh0(a_ptr, dh0_ptr, bi, d, dm, c, a_c, T, k == S - 1, D, A_TV, REV)
+    if BWD and not A_TV:
+        tl.store(dsum_ptr + (bi * P + p).to(tl.int64) * D + d, da_acc, mask=dm)
 
 
 #: tile rows, pipeline stages and channels per warp, by element size (bytes); warps per program
@@ -268,6 +378,13 @@ def channels_per_warp(Bn, D, itemsize, sms):
         return NARROW_BD
     return 0
 
+
+#: `_tma_chain`: tiles per segment, resident programs per SM. Opt-in (col=dict(chain=...)), tested
+#: (GPU: 2-70 rounds, bitwise reproducible; interpreter: one round) and measured slower than the
+#: two-pass split everywhere on the H200 (fwd+bwd: 64 ch x 1M 32-37% against 58%, 256 ch x 1M
+#: 35-39% against column mode's 62%, bf16 13% against 44%; RESULTS.md `## scan`): each program
+#: walks a segment, waits, walks it again, and the pipeline refills twice per segment
+CHAIN = {"tiles": 16, "per_sm": 2}
 
 #: time segments: about SPLIT_TO programs per SM where the channels alone give too few
 SPLIT_TO = 4.0
@@ -326,7 +443,7 @@ def _bind_context(device) -> None:
 
 def launch(
     a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, bt=None, nw=None, ns=None, bd=None,
-    flip=None, tw=None,
+    flip=None, tw=None, chain=None,
 ):  # fmt: skip
     """One scan in tma mode (arguments as triton._launch; `usable` must hold). segments: time
     segments (reduce-then-scan; default `segments_for`); bt / nw / ns / bd: tile rows, warps,
@@ -335,7 +452,10 @@ def launch(
     71% of copy fwd+bwd at [32, 32768, 256], bf16 [64, 16384, 256] 72% against 61%; with 2-4
     warps it halved the backward's speed); tw: warps per program that the compiler lays along
     time (a [BT, BD] tile of `nw * tw` warps with BD = bd * nw: each warp scans BT / tw rows
-    in-thread, the warps combine through shared memory; default `time_warps`). Returns da [B, D]
+    in-thread, the warps combine through shared memory; default `time_warps`); chain: run the
+    time split as `_tma_chain` (one launch, P programs per row and channel block walking segments
+    of CHAIN["tiles"] tiles; chain = P, or True for CHAIN["per_sm"] programs per SM; segments
+    then counts segments of the whole axis, default from CHAIN["tiles"]). Returns da [B, D]
     for a time-invariant `a` in the backward, else None."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
@@ -356,9 +476,16 @@ def launch(
     BD = bd * nw
     n = triton.cdiv(T, BT)
     if segments is None:
-        segments = segments_for(Bn, T, D, isz, sms, BT, BD)
+        if chain:
+            segments = triton.cdiv(n, CHAIN["tiles"])
+        else:
+            segments = segments_for(Bn, T, D, isz, sms, BT, BD)
     tps = triton.cdiv(n, max(1, min(int(segments), n)))
     S = triton.cdiv(n, tps)
+    nblk = triton.cdiv(D, BD)
+    if chain:  # programs per row and channel block, all resident at once (they wait on each other)
+        P = int(chain) if chain is not True else CHAIN["per_sm"] * sms // (nblk * Bn)
+        P = max(1, min(P, S))
 
     def desc(t):
         return TensorDescriptor(t, [Bn, T, D], [T * D, D, 1], [1, BT, BD])
@@ -366,8 +493,8 @@ def launch(
     tv = a.dim() == 3
     xd = desc(x)
     f32 = dict(dtype=torch.float32, device=x.device)
-    dsum = torch.empty((Bn, S, D), **f32) if bwd and not tv else None
-    agg = torch.empty((Bn, S, 2, D), **f32) if S > 1 else None
+    dsum = torch.empty((Bn, P if chain else S, D), **f32) if bwd and not tv else None
+    agg = torch.empty((Bn, S, 2, D), **f32) if S > 1 or chain else None
     args = [
         desc(a) if tv else xd,
         xd,
@@ -389,7 +516,13 @@ def launch(
         NS=ns or cfg["ns"], FLIP=bool(nw * tw == 1 if flip is None else flip),
         num_warps=nw * tw,
     )  # fmt: skip
-    grid = (triton.cdiv(D, BD), Bn, S)
+    if chain:
+        flags = torch.zeros((Bn, nblk, S), dtype=torch.int32, device=x.device)
+        args[10:10] = [flags]
+        args.append(P)
+        _tma_chain[(nblk, Bn, P)](*args, PB=triton.next_power_of_2(P), **meta)
+        return None if dsum is None else dsum.sum(1)
+    grid = (nblk, Bn, S)
     if S > 1:
         _tma_real[grid](*args, AGG=True, **meta)
     _tma_real[grid](*args, AGG=False, **meta)
