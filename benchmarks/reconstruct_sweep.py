@@ -80,6 +80,7 @@ VARIANTS: dict[str, dict] = {
     # fourth session: capacity at P = 2 and a free-run state-distribution (MMD) term
     "tau16_dec08_M30": dict(tau=16, horizon_decay=0.8, M=30),
     "tau16_dec08_M50": dict(tau=16, horizon_decay=0.8, M=50),
+    "tau16_dec08_zw2": dict(tau=16, horizon_decay=0.8, dim_weights=(1.0, 1.0, 2.0)),
     "tau16_dec08_dist025": dict(
         tau=16, horizon_decay=0.8, dist_weight=0.25, dist_every=5, dist_steps=100
     ),
