@@ -154,8 +154,6 @@ def time_tsdyn(Bn, T, D, dtype, bw, tag="tsdyn-triton", segments=None):
         sms = torch.cuda.get_device_properties(0).multi_processor_count
         nws = [tma.plan(Bn, D, s, sms, bwd) for bwd in (False, True)]
         plan = [mode, mode_b, nws, tma.channels_per_warp(Bn, D, s, sms)]
-    elif mode == "lookback":
-        plan = ["lookback", *tk.plan_lb(Bn, T, D, s, a.is_complex())]
     elif "column" in (mode, mode_b):  # the forward's plan, then the backward's
         cp = ["column", *tk.plan_col(Bn, T, D, s, a.is_complex(), a.device)]
         sp = ["stream", *tk.plan(Bn, T, D, s, a.is_complex(), a.device)]
@@ -361,97 +359,29 @@ def _timed_pair(a, b, gh, bw, name, shape, fwd_kw, extra, both=True):
 
 
 def sweep(bw):
-    """Tile settings of the lookback kernel (and stream mode as it was) at a few shapes and
-    dtypes, and the fused SSM scan's channels per program / warps."""
+    """Stream mode's fp32 tile sizes at two shapes, and the fused SSM scan's channels per program
+    and warps. (It also swept the tiles of the lookback mode, removed since: RESULTS.md.)"""
     from tsdyn.kernels.scan import triton as tk
 
-    base_lb = {k: dict(v) for k, v in tk.LB.items()}
-    f32_settings = [
-        (128, 1024, 4),
-        (128, 2048, 4),
-        (128, 4096, 4),
-        (256, 2048, 4),
-        (256, 4096, 8),
-        (128, 1024, 2),
-        (128, 512, 1),
-        (512, 1024, 1),
-        (64, 1024, 4),
-        (512, 4096, 4),
-    ]
-    shapes = [(256, 4096, 256), (16, 65536, 256), (1, 1 << 20, 256), (1, 1 << 20, 64)]
-    for shape in shapes:
+    for shape in [(256, 4096, 256), (16, 65536, 256)]:
         a, b = make_inputs(*shape, torch.float32)
         gh = torch.randn_like(b)
-        for rb, te, nw in f32_settings:
-            tk.LB["f32"].update(row_bytes=rb, tile_elems=te, num_warps=nw)
-            plan = tk.plan_lb(*shape, 4, False)
-            both = shape in (shapes[0], shapes[3]) or (rb, te, nw) in f32_settings[:4]
+        for te in (4096, 2048):
+            old = tk.STREAM["f32"]["tile_elems"]
+            tk.STREAM["f32"]["tile_elems"] = te
             _timed_pair(
                 a,
                 b,
                 gh,
                 bw,
-                f"sweep lb {rb},{te},{nw}",
+                f"sweep stream 128,{te},4",
                 shape,
-                dict(mode="lookback"),
-                dict(plan=list(plan)),
-                both,
+                dict(mode="stream"),
+                dict(plan=list(tk.plan(*shape, 4, False, a.device))),
             )
-        tk.LB["f32"].update(base_lb["f32"])
-        if shape[0] * shape[2] >= 4096:
-            for te in (4096, 2048):
-                old = tk.STREAM["f32"]["tile_elems"]
-                tk.STREAM["f32"]["tile_elems"] = te
-                _timed_pair(
-                    a,
-                    b,
-                    gh,
-                    bw,
-                    f"sweep stream 128,{te},4",
-                    shape,
-                    dict(mode="stream"),
-                    dict(plan=list(tk.plan(*shape, 4, False, a.device))),
-                )
-                tk.STREAM["f32"]["tile_elems"] = old
+            tk.STREAM["f32"]["tile_elems"] = old
         del a, b, gh
         torch.cuda.empty_cache()
-    other = {
-        torch.bfloat16: [
-            (128, 2048, 4),
-            (128, 4096, 4),
-            (256, 4096, 4),
-            (64, 1024, 4),
-            (128, 1024, 2),
-        ],
-        torch.complex64: [
-            (128, 1024, 4),
-            (128, 512, 4),
-            (256, 1024, 4),
-            (128, 2048, 8),
-            (64, 512, 4),
-        ],
-    }
-    for dtype, settings in other.items():
-        kind = tk.lb_kind(torch.empty((), dtype=dtype).element_size(), dtype.is_complex)
-        for shape in [(64, 16384, 256), (1, 1 << 20, 64)]:
-            a, b = make_inputs(*shape, dtype)
-            gh = torch.randn_like(b)
-            for rb, te, nw in settings:
-                tk.LB[kind].update(row_bytes=rb, tile_elems=te, num_warps=nw)
-                plan = tk.plan_lb(*shape, a.element_size(), a.is_complex())
-                _timed_pair(
-                    a,
-                    b,
-                    gh,
-                    bw,
-                    f"sweep lb {rb},{te},{nw}",
-                    shape,
-                    dict(mode="lookback"),
-                    dict(plan=list(plan)),
-                )
-            tk.LB[kind].update(base_lb[kind])
-            del a, b, gh
-            torch.cuda.empty_cache()
     ssm_sweep(bw)
 
 

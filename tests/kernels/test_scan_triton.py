@@ -92,13 +92,12 @@ def test_gpu_forward(T, kind, dtype):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.complex64, torch.float64])
 @pytest.mark.parametrize("a_shape", ["tv", "lti_d", "lti_bd"])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("path", ["default", "stream5", "lookback16", "column", "column5"])
+@pytest.mark.parametrize("path", ["default", "stream5", "column", "column5"])
 @pytest.mark.parametrize("T", [7, 1500])
-def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
+def test_gpu_forward_backward(dtype, a_shape, reverse, path, T):
     """Forward and every gradient against float64 autograd through the loop, on the default path,
-    on stream mode's time split (5 segments, checked against one segment too), on lookback mode
-    with tiles of 16 steps (94 tiles per chain at T = 1500: a tree of 7 levels of block maps) and
-    on column mode whole and split into 5 segments (float64 runs stream mode there)."""
+    on stream mode's time split (5 segments, checked against one segment too) and on column mode
+    whole and split into 5 segments (float64 runs stream mode there)."""
     from tsdyn.kernels import linear_scan
     from tsdyn.kernels.scan import triton as tk
     from tsdyn.kernels.scan.naive import naive_linear_scan
@@ -124,13 +123,9 @@ def test_gpu_forward_backward(dtype, a_shape, reverse, path, T, monkeypatch):
     else:
         kw = {
             "stream5": dict(segments=5),
-            "lookback16": dict(mode="lookback"),
             "column": dict(mode="column"),
             "column5": dict(mode="column", segments=5),
         }[path]
-        if path == "lookback16":
-            for cfg in tk.LB.values():  # tiles of 16 steps
-                monkeypatch.setitem(cfg, "tile_elems", 16)
         a2 = a.detach().expand(Bn, D).contiguous() if a_shape == "lti_d" else a.detach()
         h = tk.scan_fwd(a2, b.detach(), h0.detach(), reverse, **kw)
         grads = tk.scan_bwd(a2, h, h0.detach(), gy, reverse, **kw)
@@ -442,14 +437,11 @@ def check_interpreter_scan(dtype):
     check_interpreter_tma(dtype)
     for cfg in tk.STREAM.values():  # tiles of 16 steps, so that 3 segments really split time
         cfg["tile_elems"] = 64
-    for cfg in tk.LB.values():  # lookback: 3 tiles of 16 steps, blocks of two levels
-        cfg["tile_elems"] = 16
     col = dict(mode="column", col=dict(bt=8))  # tiles of 8 steps, 32 channels
     for a_shape in ("tv", "lti"):
         for reverse in (False, True):
-            for segments in (1, 3, "lookback", "column", "column3"):
+            for segments in (1, 3, "column", "column3"):
                 kw = {
-                    "lookback": dict(mode="lookback"),
                     "column": col,
                     "column3": dict(mode="column", segments=3, col=dict(bt=8, ns=2)),
                 }.get(segments, dict(segments=segments))

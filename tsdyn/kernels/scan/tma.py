@@ -170,10 +170,18 @@ def _walk(
 
 
 @triton.jit
-def _setup(a_ptr, h0_ptr, bi, d, dm, D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr,
+def _setup(a_ptr, h0_ptr, D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr,
            REV: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, FLIP: tl.constexpr):  # fmt: skip
-    """h0, the time-invariant coefficient a_c (1 for a time-varying a) and its powers pw (a^k for
-    the k-th walk step into a tile, rows counted from the scan's entry row; _tile's exact carry)."""
+    """The program's channel block, batch row and segment (or chain) index, its channels d and
+    their mask, h0, the time-invariant coefficient a_c (1 for a time-varying a) and its powers pw
+    (a^k for the k-th walk step into a tile, rows counted from the scan's entry row; _tile's
+    exact carry)."""
+    pid_d = tl.program_id(0)
+    bi = tl.program_id(1)
+    p = tl.program_id(2)
+    d0 = pid_d * BD
+    d = d0 + tl.arange(0, BD)
+    dm = d < D
     vec = bi.to(tl.int64) * D + d
     h0 = tl.zeros([BD], tl.float32)
     if HAS_H0:
@@ -188,7 +196,7 @@ def _setup(a_ptr, h0_ptr, bi, d, dm, D: tl.constexpr, A_TV: tl.constexpr, HAS_H0
         else:
             k = r + 1
         pw = _pow_real(tl.broadcast_to(a_c[None, :], (BT, BD)), k[:, None], tl.float32, 12)
-    return h0, a_c, pw
+    return pid_d, bi, p, d0, d, dm, h0, a_c, pw
 
 
 @triton.jit
@@ -231,13 +239,7 @@ def _tma_real(
     # from the composition of the maps before it (reduce-then-scan, as column.py) and stored.
     # REV: walk time backwards. BWD: as column.py (x = dh; outputs db, da or its per-segment sums
     # dsum [B, S, D], dh0).
-    pid_d = tl.program_id(0)
-    bi = tl.program_id(1)
-    p = tl.program_id(2)
-    d0 = pid_d * BD
-    d = d0 + tl.arange(0, BD)
-    dm = d < D
-    h0, a_c, pw = _setup(a_ptr, h0_ptr, bi, d, dm, D, A_TV, HAS_H0, REV, BT, BD, FLIP)
+    _, bi, p, d0, d, dm, h0, a_c, pw = _setup(a_ptr, h0_ptr, D, A_TV, HAS_H0, REV, BT, BD, FLIP)
     c = tl.zeros([BD], tl.float32)
     if not AGG:
         if HAS_H0 and not BWD:
@@ -275,14 +277,8 @@ def _tma_chain(
     # (its tiles are still in L2: DRAM sees about 12 bytes per element, not the 20 of two passes).
     # The carry is a fixed formula of the inputs: bitwise reproducible, unlike CUB-style look-back.
     # dsum [B, P, D]: a time-invariant a's gradient summed per program.
-    pid_d = tl.program_id(0)
-    bi = tl.program_id(1)
-    p = tl.program_id(2)
+    pid_d, bi, p, d0, d, dm, h0, a_c, pw = _setup(a_ptr, h0_ptr, D, A_TV, HAS_H0, REV, BT, BD, FLIP)
     nblk = tl.num_programs(0)
-    d0 = pid_d * BD
-    d = d0 + tl.arange(0, BD)
-    dm = d < D
-    h0, a_c, pw = _setup(a_ptr, h0_ptr, bi, d, dm, D, A_TV, HAS_H0, REV, BT, BD, FLIP)
     own = tl.zeros([BD], tl.float32)  # carry at the end of this program's previous segment
     if HAS_H0 and not BWD:
         own = h0

@@ -19,9 +19,8 @@ dh0 = conj(a_0) g_0.
 That is "stream" mode (_scan_*_kernel). "column" mode (column.py) keeps whole time columns in each
 thread (no scan network); "tma" mode (tma.py) feeds column-style programs by bulk tensor copies
 pipelined through shared memory; `choose_mode` picks per direction what measured faster on the
-H200. "lookback" mode (_lb_*_kernel) is a tested single-pass alternative, one program per tile,
-with the carries composed from a tree of published block maps; it measured slower on the H200
-(README, "The Triton kernel").
+H200. A single-pass "lookback" mode (one program per tile, carries composed from a tree of
+published block maps) measured slower at every shape and was removed (RESULTS.md, `## scan`).
 """
 
 from __future__ import annotations
@@ -551,354 +550,13 @@ def _scan_cplx_kernel(
         tl.store(dh0_ptr + vec, tl.join(a0r * cr - a0i * ci, a0r * ci + a0i * cr), mask=lm)
 
 
-@triton.jit
-def _mad(a, c, x):
-    return a * c + x
-
-
-@triton.jit
-def _cmad(ar, ai, cr, ci, xr, xi):
-    return ar * cr - ai * ci + xr, ar * ci + ai * cr + xi
-
-
-#: levels of the block tree (tiles per chain < 2^31)
-LV = tl.constexpr(32)
-
-
-@triton.jit
-def _slot(k, m, NTT):
-    """Index of block m of level k (tiles [m 2^k, (m + 1) 2^k)) among all levels' blocks. Level j
-    has floor(NTT / 2^j) blocks and starts at 2 (NTT - floor(NTT / 2^j)), which leaves room for
-    them: all levels fit in 2 NTT slots. k, m: int32 scalars or vectors."""
-    return 2 * (NTT - (NTT >> k)) + m
-
-
-@triton.jit
-def _wait(stat_ptr, NCB, cb, slots, need):
-    """Spin until every needed block's flag is set (acquire: its stores are then visible)."""
-    ready = 0
-    while ready == 0:
-        f = tl.atomic_add(stat_ptr + NCB + slots * NCB + cb, 0, mask=need, sem="acquire")
-        ready = tl.min(tl.where(need, f, 1))
-
-
-@triton.jit
-def _wait1(stat_ptr, NCB, cb, slot):
-    f = tl.atomic_add(stat_ptr + NCB + slot * NCB + cb, 0, sem="acquire")
-    while f == 0:
-        f = tl.atomic_add(stat_ptr + NCB + slot * NCB + cb, 0, sem="acquire")
-
-
-@triton.jit
-def _publish(stat_ptr, NCB, cb, slot):
-    tl.debug_barrier()  # every thread's stores of the block come before the flag
-    tl.atomic_xchg(stat_ptr + NCB + slot * NCB + cb, 1, sem="release")
-
-
-@triton.jit
-def _tree_real(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, a_l, x_l, BD: tl.constexpr):
-    """Publish this tile's aggregate map (A, X) and the aligned blocks of 2^k tiles it completes;
-    return the map of tiles [0, tt) composed from the blocks of tt's binary expansion (largest,
-    earliest first). Every block and every carry is one fixed formula of the tiles' aggregates,
-    whatever the order in which programs run: the result is bitwise reproducible."""
-    agg = agg_ptr + lane
-    tl.store(agg + (tt * NCB + cb).to(tl.int64) * (2 * BD), a_l)
-    tl.store(agg + (tt * NCB + cb).to(tl.int64) * (2 * BD) + BD, x_l)
-    _publish(stat_ptr, NCB, cb, tt)
-    n = tt + 1
-    k = 1
-    ca = a_l
-    cx = x_l
-    while ((n >> (k - 1)) & 1) == 0:  # tiles [n - 2^k, n) form a block of level k
-        left = _slot(k - 1, (n >> (k - 1)) - 2, NTT)
-        _wait1(stat_ptr, NCB, cb, left)
-        base = agg + (left * NCB + cb).to(tl.int64) * (2 * BD)
-        la = tl.load(base, volatile=True)
-        lx = tl.load(base + BD, volatile=True)
-        cx = _mad(ca, lx, cx)
-        ca = ca * la
-        own = _slot(k, (n >> k) - 1, NTT)
-        tl.store(agg + (own * NCB + cb).to(tl.int64) * (2 * BD), ca)
-        tl.store(agg + (own * NCB + cb).to(tl.int64) * (2 * BD) + BD, cx)
-        _publish(stat_ptr, NCB, cb, own)
-        k += 1
-    kv = LV - 1 - tl.arange(0, LV)  # rows in time order: highest level first
-    need = ((tt >> kv) & 1) == 1
-    slots = _slot(kv, (tt >> tl.minimum(kv + 1, 31)) << 1, NTT)
-    _wait(stat_ptr, NCB, cb, slots, need)
-    base = agg + (slots * NCB + cb).to(tl.int64)[:, None] * (2 * BD)
-    A = tl.load(base, mask=need[:, None], other=1.0, volatile=True)
-    X = tl.load(base + BD, mask=need[:, None], other=0.0, volatile=True)
-    A, X = tl.associative_scan((A, X), 0, _comb_real)
-    r = tl.arange(0, LV)
-    return _last_row(A, r, LV), _last_row(X, r, LV)
-
-
-@triton.jit
-def _tree_cplx(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, lar, lai, lxr, lxi, BD: tl.constexpr):
-    """_tree_real for complex maps: four [BD] planes per block (A re/im, X re/im)."""
-    agg = agg_ptr + lane
-    base = agg + (tt * NCB + cb).to(tl.int64) * (4 * BD)
-    tl.store(base, lar)
-    tl.store(base + BD, lai)
-    tl.store(base + 2 * BD, lxr)
-    tl.store(base + 3 * BD, lxi)
-    _publish(stat_ptr, NCB, cb, tt)
-    n = tt + 1
-    k = 1
-    car = lar
-    cai = lai
-    cxr = lxr
-    cxi = lxi
-    while ((n >> (k - 1)) & 1) == 0:
-        left = _slot(k - 1, (n >> (k - 1)) - 2, NTT)
-        _wait1(stat_ptr, NCB, cb, left)
-        base = agg + (left * NCB + cb).to(tl.int64) * (4 * BD)
-        par = tl.load(base, volatile=True)
-        pai = tl.load(base + BD, volatile=True)
-        pxr = tl.load(base + 2 * BD, volatile=True)
-        pxi = tl.load(base + 3 * BD, volatile=True)
-        cxr, cxi = _cmad(car, cai, pxr, pxi, cxr, cxi)
-        car, cai = car * par - cai * pai, car * pai + cai * par
-        own = _slot(k, (n >> k) - 1, NTT)
-        base = agg + (own * NCB + cb).to(tl.int64) * (4 * BD)
-        tl.store(base, car)
-        tl.store(base + BD, cai)
-        tl.store(base + 2 * BD, cxr)
-        tl.store(base + 3 * BD, cxi)
-        _publish(stat_ptr, NCB, cb, own)
-        k += 1
-    kv = LV - 1 - tl.arange(0, LV)
-    need = ((tt >> kv) & 1) == 1
-    slots = _slot(kv, (tt >> tl.minimum(kv + 1, 31)) << 1, NTT)
-    _wait(stat_ptr, NCB, cb, slots, need)
-    base = agg + (slots * NCB + cb).to(tl.int64)[:, None] * (4 * BD)
-    m2 = need[:, None]
-    Ar = tl.load(base, mask=m2, other=1.0, volatile=True)
-    Ai = tl.load(base + BD, mask=m2, other=0.0, volatile=True)
-    Xr = tl.load(base + 2 * BD, mask=m2, other=0.0, volatile=True)
-    Xi = tl.load(base + 3 * BD, mask=m2, other=0.0, volatile=True)
-    Ar, Ai, Xr, Xi = tl.associative_scan((Ar, Ai, Xr, Xi), 0, _comb_cplx)
-    r = tl.arange(0, LV)
-    return (
-        _last_row(Ar, r, LV),
-        _last_row(Ai, r, LV),
-        _last_row(Xr, r, LV),
-        _last_row(Xi, r, LV),
-    )
-
-
-@triton.jit
-def _lb_real_kernel(
-    a_ptr,
-    x_ptr,
-    hs_ptr,
-    h0_ptr,
-    out_ptr,
-    da_ptr,
-    dh0_ptr,
-    stat_ptr,
-    agg_ptr,
-    T,
-    D,
-    NDB,
-    NCB,
-    NTT,
-    A_TV: tl.constexpr,
-    HAS_H0: tl.constexpr,
-    REV: tl.constexpr,
-    BWD: tl.constexpr,
-    F64: tl.constexpr,
-    BT: tl.constexpr,
-    BD: tl.constexpr,
-):
-    # Single pass, one program per [BT, BD] tile: load, scan the tile from a zero state, publish
-    # its map h -> A h + X, get the carry from a tree of published block maps (_tree_real), fix
-    # up (h = X + A carry) and store. stat: NCB chain counters, then one flag per block (0 / 1);
-    # agg: two [BD] vectors (A, X) per block (levels of 2^k tiles, see _slot).
-    WT: tl.constexpr = tl.float64 if F64 else tl.float32
-    cb = tl.program_id(0) % NCB
-    # the tile's place in its chain comes from the chain's counter, not from the program id: every
-    # earlier tile then belongs to a program that has already started, so waiting cannot deadlock
-    tt = tl.atomic_add(stat_ptr + cb, 1, sem="relaxed")
-    bi = (cb // NDB).to(tl.int64)
-    lane = tl.arange(0, BD)
-    d = (cb % NDB) * BD + lane
-    dm = d < D
-    r = tl.arange(0, BT)
-    row0 = bi * T
-    k = tt * BT + r
-    h0 = tl.zeros([BD], WT)
-    if HAS_H0:
-        h0 = tl.load(h0_ptr + bi * D + d, mask=dm, other=0.0).to(WT)
-    a_c = tl.full([BD], 1.0, WT)
-    if not A_TV:
-        a_c = tl.load(a_ptr + bi * D + d, mask=dm, other=1.0).to(WT)
-    a, x, hp = _tile_real(
-        a_ptr, x_ptr, hs_ptr, row0, k, T, T, D, d, dm, a_c, h0, A_TV, HAS_H0, REV, BWD, BWD, WT
-    )
-    A, X = tl.associative_scan((a, x), 0, _comb_real)
-    a_l = _last_row(A, r, BT)
-    x_l = _last_row(X, r, BT)
-    # carry into this tile: the map of tiles [0, tt) applied to h0 (zeros in the backward)
-    pa, px = _tree_real(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, a_l, x_l, BD)
-    c = px
-    if HAS_H0 and not BWD:
-        c = _mad(pa, h0, px)
-    c_out = _mad(a_l, c, x_l)
-
-    km = k < T
-    if REV:
-        t = T - 1 - k
-    else:
-        t = k
-    m = km[:, None] & dm[None, :]
-    offs = (row0 + t)[:, None] * D + d[None, :]
-    H = X + A * c[None, :]
-    tl.store(out_ptr + offs, H.to(out_ptr.dtype.element_ty), mask=m)
-    if BWD:
-        if A_TV:
-            tl.store(da_ptr + offs, (H * hp).to(da_ptr.dtype.element_ty), mask=m)
-        else:
-            part = tl.sum(tl.where(m, H * hp, 0.0), axis=0)
-            tl.store(da_ptr + (tt * (NCB // NDB) * D + bi * D + d), part, mask=dm)
-        last = tt == NTT - 1
-        if A_TV:
-            if REV:
-                t0 = 0
-            else:
-                t0 = T - 1
-            a0 = tl.load(a_ptr + (row0 + t0) * D + d, mask=dm & last, other=0.0).to(WT)
-        else:
-            a0 = a_c
-        tl.store(dh0_ptr + bi * D + d, a0 * c_out, mask=dm & last)
-
-
-@triton.jit
-def _lb_cplx_kernel(
-    a_ptr,
-    x_ptr,
-    hs_ptr,
-    h0_ptr,
-    out_ptr,
-    da_ptr,
-    dh0_ptr,
-    stat_ptr,
-    agg_ptr,
-    T,
-    D,
-    NDB,
-    NCB,
-    NTT,
-    A_TV: tl.constexpr,
-    HAS_H0: tl.constexpr,
-    REV: tl.constexpr,
-    BWD: tl.constexpr,
-    F64: tl.constexpr,
-    BT: tl.constexpr,
-    BD: tl.constexpr,
-):
-    # _lb_real_kernel for interleaved (re, im) pairs; agg holds four [BD] planes per block:
-    # A re/im, X re/im.
-    WT: tl.constexpr = tl.float64 if F64 else tl.float32
-    cb = tl.program_id(0) % NCB
-    tt = tl.atomic_add(stat_ptr + cb, 1, sem="relaxed")
-    bi = (cb // NDB).to(tl.int64)
-    lane = tl.arange(0, BD)
-    d = (cb % NDB) * BD + lane
-    dm = d < D
-    two = tl.arange(0, 2)
-    r = tl.arange(0, BT)
-    row0 = bi * T
-    k = tt * BT + r
-    vec = (bi * D + d)[:, None] * 2 + two[None, :]
-    h0r = tl.zeros([BD], WT)
-    h0i = tl.zeros([BD], WT)
-    if HAS_H0:
-        h0r, h0i = tl.split(tl.load(h0_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
-    acr = tl.full([BD], 1.0, WT)
-    aci = tl.zeros([BD], WT)
-    if not A_TV:
-        acr, aci = tl.split(tl.load(a_ptr + vec, mask=dm[:, None], other=0.0).to(WT))
-        if BWD:
-            aci = -aci
-    ar, ai, xr, xi, pr, pi = _tile_cplx(
-        a_ptr,
-        x_ptr,
-        hs_ptr,
-        row0,
-        k,
-        T,
-        T,
-        D,
-        d,
-        dm,
-        acr,
-        aci,
-        h0r,
-        h0i,
-        A_TV,
-        HAS_H0,
-        REV,
-        BWD,
-        BWD,
-        WT,
-    )
-    Ar, Ai, Xr, Xi = tl.associative_scan((ar, ai, xr, xi), 0, _comb_cplx)
-    lar = _last_row(Ar, r, BT)
-    lai = _last_row(Ai, r, BT)
-    lxr = _last_row(Xr, r, BT)
-    lxi = _last_row(Xi, r, BT)
-    par, pai, cr, ci = _tree_cplx(stat_ptr, agg_ptr, NCB, NTT, cb, tt, lane, lar, lai, lxr, lxi, BD)
-    if HAS_H0 and not BWD:
-        cr, ci = _cmad(par, pai, h0r, h0i, cr, ci)
-    our, oui = _cmad(lar, lai, cr, ci, lxr, lxi)
-
-    km = k < T
-    if REV:
-        t = T - 1 - k
-    else:
-        t = k
-    m = km[:, None] & dm[None, :]
-    m3 = m[:, :, None]
-    offs = ((row0 + t)[:, None] * D + d[None, :])[:, :, None] * 2 + two[None, None, :]
-    Hr = Xr + Ar * cr[None, :] - Ai * ci[None, :]
-    Hi = Xi + Ar * ci[None, :] + Ai * cr[None, :]
-    tl.store(out_ptr + offs, tl.join(Hr, Hi).to(out_ptr.dtype.element_ty), mask=m3)
-    if BWD:
-        gr = Hr * pr + Hi * pi
-        gi = Hi * pr - Hr * pi
-        if A_TV:
-            tl.store(da_ptr + offs, tl.join(gr, gi).to(da_ptr.dtype.element_ty), mask=m3)
-        else:
-            sr = tl.sum(tl.where(m, gr, 0.0), axis=0)
-            si = tl.sum(tl.where(m, gi, 0.0), axis=0)
-            po = ((tt * (NCB // NDB) * D + bi * D + d)[:, None]) * 2 + two[None, :]
-            tl.store(da_ptr + po, tl.join(sr, si), mask=dm[:, None])
-        lm = (dm & (tt == NTT - 1))[:, None]
-        if A_TV:
-            if REV:
-                t0 = 0
-            else:
-                t0 = T - 1
-            po = ((row0 + t0) * D + d)[:, None] * 2 + two[None, :]
-            a0r, a0i = tl.split(tl.load(a_ptr + po, mask=lm, other=0.0).to(WT))
-            a0i = -a0i
-        else:
-            a0r = acr
-            a0i = aci
-        tl.store(dh0_ptr + vec, tl.join(a0r * our - a0i * oui, a0r * oui + a0i * our), mask=lm)
-
-
 def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
-#: tuning knobs (benchmarks/scan.py --sweep measures them). "mode": "stream" (one program walks
-#: a channel block's whole time axis, split into segments only when there are fewer than
-#: `split_below` programs per SM: _scan_*_kernel) or "lookback" (single pass, one program per tile,
-#: carries from a tree of block maps: _lb_*_kernel; measured slower on the H200 at every shape, kept
-#: as a tested alternative, see README).
+#: tuning knobs. "mode": "stream" is the default path (`choose_mode` hands over to column or tma
+#: mode where they measured faster; "column" / "tma" force one); stream mode splits time into
+#: segments when there are fewer than `split_below` programs per SM, into about `split_to` per SM
 TUNE = {"mode": "stream", "split_below": 0.5, "split_to": 4.0}
 
 #: tiles per input kind: bytes per tile row (channels), elements per tile (complex elements count
@@ -913,16 +571,9 @@ STREAM = {
     "c64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
     "c128": {"row_bytes": 128, "tile_elems": 512, "num_warps": 4},
 }
-LB = {
-    "f32": {"row_bytes": 128, "tile_elems": 4096, "num_warps": 4},
-    "half": {"row_bytes": 128, "tile_elems": 4096, "num_warps": 4},
-    "f64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
-    "c64": {"row_bytes": 128, "tile_elems": 1024, "num_warps": 4},
-    "c128": {"row_bytes": 128, "tile_elems": 512, "num_warps": 4},
-}
 
 
-def lb_kind(itemsize: int, cplx: bool) -> str:
+def dtype_kind(itemsize: int, cplx: bool) -> str:
     if cplx:
         return "c128" if itemsize == 16 else "c64"
     return {2: "half", 4: "f32", 8: "f64"}[itemsize]
@@ -931,7 +582,7 @@ def lb_kind(itemsize: int, cplx: bool) -> str:
 def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segments=None, bwd=False):
     """Stream mode's tile sizes, warps and time segments: (BT, BD, num_warps, S, SEG). itemsize:
     bytes of one element (complex: both parts); bwd: the backward's tiles ("bwd_tile_elems")."""
-    cfg = STREAM[lb_kind(itemsize, cplx)]
+    cfg = STREAM[dtype_kind(itemsize, cplx)]
     row_elems = max(1, cfg["row_bytes"] // itemsize)
     BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
     tile = cfg.get("bwd_tile_elems", cfg["tile_elems"]) if bwd else cfg["tile_elems"]
@@ -965,16 +616,6 @@ def plan(Bn: int, T: int, D: int, itemsize: int, cplx: bool, device=None, segmen
     return BT, BD, num_warps, S, SEG
 
 
-def plan_lb(Bn: int, T: int, D: int, itemsize: int, cplx: bool):
-    """Lookback mode's tiles: (BT, BD, num_warps, number of time tiles). itemsize: bytes of one
-    element (complex: both parts)."""
-    cfg = LB[lb_kind(itemsize, cplx)]
-    row_elems = max(1, cfg["row_bytes"] // itemsize)
-    BD = max(4, min(triton.next_power_of_2(max(D, 1)), row_elems))
-    BT = max(16, min(1024, cfg["tile_elems"] // BD, triton.next_power_of_2(max(T, 1))))
-    return BT, BD, cfg["num_warps"], triton.cdiv(T, BT)
-
-
 #: column mode (column.py): channels per lane (VEC: 1, or 16 bytes), tile rows BT, warps; time is
 #: split when there are fewer than `split_below` warps per SM, into about `split_to` warps per SM
 COL = {
@@ -1006,7 +647,7 @@ def plan_col(
     channels (every lane and warp along the channels, each thread holds whole time columns); NS:
     0 = the next tile's loads issued by hand into registers, else the compiler's pipelining of
     the loads through shared memory with NS stages (cp.async; 16-bit data is not pipelined)."""
-    cfg = COL[lb_kind(itemsize, cplx)]
+    cfg = COL[dtype_kind(itemsize, cplx)]
     ns = cfg.get("ns", 0) if ns is None else ns
     vec = vec or cfg["vec"]
     if vec > 1:  # the compiler vectorises to 16 bytes or not at all (D % 16 == 0 or not)
@@ -1078,7 +719,7 @@ def choose_mode(
       backward stays with stream: 1.05 against 1.16 ms) and tma mode is not available.
     """
     mode = TUNE["mode"]
-    kind = lb_kind(itemsize, cplx)
+    kind = dtype_kind(itemsize, cplx)
     if mode != "stream" or kind in ("f64", "c128"):
         return mode
     if kind == "c64":
@@ -1147,43 +788,6 @@ def _launch(a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, mode=None, 
         mode = "stream"  # column mode is built and measured for 32-bit and 16-bit math only
     tv = a.dim() == 3
     dummy = _float_view(x)
-    if mode == "lookback":
-        BT, BD, num_warps, NTT = plan_lb(Bn, T, D, x.element_size(), cplx)
-        NDB = triton.cdiv(D, BD)
-        NCB = Bn * NDB
-        parts = None
-        if bwd and not tv:
-            parts = torch.empty((NTT, Bn, D), dtype=_work(x), device=x.device)
-            da = parts
-        nslots = 2 * NTT  # blocks of every level (_slot)
-        stat = torch.zeros(NCB * (nslots + 1), dtype=torch.int32, device=x.device)
-        agg = torch.empty(nslots * NCB * (4 if cplx else 2) * BD, dtype=work, device=x.device)
-        kernel = _lb_cplx_kernel if cplx else _lb_real_kernel
-        kernel[(NCB * NTT,)](
-            _float_view(a),
-            _float_view(x),
-            _float_view(hs) if hs is not None else dummy,
-            _float_view(h0) if h0 is not None else dummy,
-            _float_view(out),
-            _float_view(da) if da is not None else dummy,
-            _float_view(dh0) if dh0 is not None else dummy,
-            stat,
-            agg,
-            T,
-            D,
-            NDB,
-            NCB,
-            NTT,
-            A_TV=tv,
-            HAS_H0=h0 is not None,
-            REV=bool(reverse),
-            BWD=bwd,
-            F64=f64,
-            BT=BT,
-            BD=BD,
-            num_warps=num_warps,
-        )
-        return None if parts is None else parts.sum(0)
     VEC = NS = 0
     if mode == "column":
         BT, BD, num_warps, S, SEG, VEC, NS = plan_col(
@@ -1245,7 +849,7 @@ def scan_fwd(a, b, h0, reverse, segments=None, mode=None, col=None):
     """a: [B, T, D] or [B, D]; b: [B, T, D]; h0: [B, D] or None -> h [B, T, D] (dtype of b).
 
     segments: force this many time segments (stream mode unless `mode` says otherwise); mode:
-    force "stream"/"lookback"/"column"/"tma"; col: column mode's vec / bt / nw (plan_col), tma
+    force "stream"/"column"/"tma"; col: column mode's vec / bt / nw (plan_col), tma
     mode's bt / nw / ns (tma.launch).
     """
     out = torch.empty_like(b)
