@@ -84,6 +84,9 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec08_dist025": dict(
         tau=16, horizon_decay=0.8, dist_weight=0.25, dist_every=5, dist_steps=100
     ),
+    "tau16_dec08_dist005": dict(
+        tau=16, horizon_decay=0.8, dist_weight=0.05, dist_every=5, dist_steps=100
+    ),
     "tau16_dec08_dist1": dict(
         tau=16, horizon_decay=0.8, dist_weight=1.0, dist_every=5, dist_steps=100
     ),
