@@ -60,8 +60,8 @@ protocol (10 runs) a shorter forcing interval (tau 12, selection on D_stsp + 5 D
 lost the gain (weight 20: 2.93 / 0.34 at 0.93). Longer tau, GTF (constant, annealed or adaptive
 alpha), lower noise, EMA and rarity-balanced windows were worse. No recipe reached D_stsp <= 1.
 The best 10-run figures so far: tau 16 + horizon_decay 0.8, selection D_stsp + 5 D_H on a
-validation trajectory every 5 epochs (D_stsp 1.74, D_H 0.17, lambda +7%); scoring every checkpoint
-on the test trajectory itself (an oracle no selection can beat) gives 1.56, so the gap to 1.0 is
+validation trajectory every 5 epochs (D_stsp 1.75, D_H 0.171, lambda +11%); scoring every
+checkpoint on the test trajectory itself (an oracle no selection can beat) gives 1.56, so the gap to 1.0 is
 in the trained models, not in the selection. M 50 (P 2) and the `dist_weight` term were worse.
 """
 
