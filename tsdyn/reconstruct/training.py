@@ -47,8 +47,9 @@ them on Lorenz-63, `benchmarks/RESULTS.md` section "reconstruct" has the numbers
   stream). It rewards free runs that fill the data's part of state space without pulling late
   predictions to a conditional mean as a multi-step MSE does. Its gradient through the free run
   is the fused kernel's backward with alpha = 0; CPU only. Measured (3-run pilot, tau 16,
-  horizon_decay 0.8, weight 0.25 every 5 batches over 100 steps): worse (test D_stsp 4.98 vs
-  1.76): through 100-200 free chaotic steps its gradients are 10-1000x the MSE's and noisy.
+  horizon_decay 0.8, every 5 batches over 100 steps): worse (test D_stsp 4.98 at weight 0.25,
+  13.4 at 0.05, vs 1.76): through 100-200 free chaotic steps its gradients are 10-1000x the
+  MSE's and noisy.
 
 The weights enter the fused kernel as a per-step, per-unit weight array (`alrnn_forced_loss_grad`'s
 `weights`); the paper's recipe passes none.
