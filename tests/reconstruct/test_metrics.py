@@ -89,6 +89,7 @@ def test_hellinger_is_a_bounded_symmetric_distance():
     assert np.all((d >= 0) & (d <= 1)) and d.min() > 0.5
     assert hellinger_spectrum(x, y) == pytest.approx(hellinger_spectrum(y, x), rel=1e-12)
     assert np.isnan(hellinger_spectrum(x, np.full_like(y, np.nan)))
+    assert np.isnan(hellinger_spectrum(x, np.zeros_like(y)))  # a fixed point: no spectrum
     with pytest.raises(ValueError, match="equal lengths"):
         hellinger_spectrum(x, y[:-1])
 

@@ -175,7 +175,11 @@ def _smoothed_spectrum(x: np.ndarray, sigma: float) -> np.ndarray:
     u = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     S = np.abs(np.fft.rfft(u, axis=0)) ** 2
     S = np.maximum(gaussian_filter1d(S, sigma, axis=0, mode="reflect", truncate=4.0), 0.0)
-    return S / S.sum(axis=0)
+    total = S.sum(axis=0)
+    # a constant series (a model stuck at a fixed point) has no spectrum to normalise: NaN, as
+    # 0 / 0 gives in the authors' code, without numpy's warning
+    ok = np.isfinite(total) & (total > 0)
+    return np.divide(S, total, out=np.full_like(S, np.nan), where=ok)
 
 
 class SpectrumHellinger:
@@ -207,7 +211,8 @@ def hellinger_spectrum(
 
     Per dimension: u = z-score (ddof 0), S = |rfft(u)|^2, S~ = gaussian_filter1d(S, sigma) (bins,
     reflect, radius 4 sigma), p = S~ / sum S~; H = sqrt(1 - sum sqrt(p q)). Equal lengths required.
-    Returns D_H in [0, 1] (NaN for a non-finite generated series), or the per-dimension values.
+    Returns D_H in [0, 1] (NaN for a non-finite or constant generated series), or the per-dimension
+    values.
     """
     x_true, x_gen = _check_pair(x_true, x_gen)
     return SpectrumHellinger(x_true, sigma)(x_gen, per_dimension)
