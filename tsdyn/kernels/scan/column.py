@@ -207,7 +207,8 @@ def _col_real(
         x = tl.where(r[:, None] == 0, x + a * c[None, :], x)
         A, H = tl.associative_scan((a, x), 0, _comb_real)
         if PHASE == 1:
-            acc_a = acc_a * _last(A, r, BT)
+            if A_TV:  # a time-invariant a's segment map is a^n (_pow_real, after the loop)
+                acc_a = acc_a * _last(A, r, BT)
         else:
             b0 = t_first + k0.to(tl.int64) * DD
             full = k0 + BT <= k_end
@@ -449,11 +450,12 @@ def _col_cplx(
         xi = tl.where(first, xi + ar * ci[None, :] + ai * cr[None, :], xi)
         Ar, Ai, Hr, Hi = tl.associative_scan((ar, ai, xr, xi), 0, _comb_cplx)
         if PHASE == 1:
-            lar = _last(Ar, r, BT)
-            lai = _last(Ai, r, BT)
-            nr = lar * acc_ar - lai * acc_ai
-            acc_ai = lar * acc_ai + lai * acc_ar
-            acc_ar = nr
+            if A_TV:  # a time-invariant a's segment map is a^n (_pow_cplx, after the loop)
+                lar = _last(Ar, r, BT)
+                lai = _last(Ai, r, BT)
+                nr = lar * acc_ar - lai * acc_ai
+                acc_ai = lar * acc_ai + lai * acc_ar
+                acc_ar = nr
         else:
             b0 = t_first + k0.to(tl.int64) * DD
             full = k0 + BT <= k_end
