@@ -93,6 +93,18 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec08_dist005_200": dict(
         tau=16, horizon_decay=0.8, dist_weight=0.05, dist_every=5, dist_steps=200
     ),
+    # fifth session: optimisation settings on top of tau 16 + horizon_decay 0.8
+    "tau16_dec08_S32": dict(tau=16, horizon_decay=0.8, batch_size=32),
+    "tau16_dec08_S64": dict(tau=16, horizon_decay=0.8, batch_size=64),
+    "tau16_dec08_S128": dict(tau=16, horizon_decay=0.8, batch_size=128),
+    "tau16_dec08_noise01": dict(tau=16, horizon_decay=0.8, noise=0.1),
+    "tau16_dec08_noise002": dict(tau=16, horizon_decay=0.8, noise=0.02),
+    "tau16_dec08_T100_b100": dict(tau=16, horizon_decay=0.8, window=100, batches_per_epoch=100),
+    "tau16_dec08_lr5e4": dict(tau=16, horizon_decay=0.8, lr_start=5e-4),
+    "tau16_dec08_lr2e3": dict(tau=16, horizon_decay=0.8, lr_start=2e-3),
+    "tau16_dec08_wd1e3": dict(tau=16, horizon_decay=0.8, weight_decay=1e-3),
+    "tau16_dec08_wd1e2": dict(tau=16, horizon_decay=0.8, weight_decay=1e-2),
+    "tau16_dec08_wd1e1": dict(tau=16, horizon_decay=0.8, weight_decay=1e-1),
 }
 
 

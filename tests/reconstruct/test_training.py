@@ -55,7 +55,7 @@ SMALL = dict(
             eval_every_late=1,
             eval_transient=20,
         ),
-        dict(tau_end=9, ema=0.5),
+        dict(tau_end=9, ema=0.5, weight_decay=5.0),
         dict(burn_in=6, tail=8, tail_weight=0.5, dim_weights=(1.0, 2.0, 0.5), horizon_decay=0.8),
         dict(dist_weight=0.5, dist_every=2, dist_steps=20, dist_features=64),
     ],
@@ -138,6 +138,25 @@ def test_ema_equals_its_definition(lorenz):
         expect = d**B * raw[0][k] + sum((1 - d) * d ** (B - b) * raw[b][k] for b in range(1, B + 1))
         assert np.allclose(avg.model.numpy_params()[k], expect, rtol=1e-5, atol=1e-6)
         assert not np.allclose(expect, raw[B][k])
+
+
+def test_decoupled_weight_decay_shrinks_only_w_and_l(lorenz):
+    """One RAdam step with decoupled decay wd: p_1 = (1 - lr wd) p_0 + u, u the step without decay
+    (independent of p_0), so W and L end lr wd p_0 below the undecayed run; a and h are equal."""
+    lr, wd = 5e-3, 40.0
+    base = dict(SMALL, epochs=1, batches_per_epoch=1, eval_every=1, lr_start=lr, lr_end=1e-3)
+    init = ALRNN(8, 3, 2, runs=2, seeds=[[3, 0], [4, 0]]).numpy_params()
+    plain = train_alrnn(lorenz, ReconstructConfig(**base, runs=2, seed=3))
+    dec = train_alrnn(lorenz, ReconstructConfig(**base, runs=2, seed=3, weight_decay=wd))
+    assert list(plain.best_epoch) == list(dec.best_epoch) == [1, 1]
+    p, d = plain.model.numpy_params(), dec.model.numpy_params()
+    for k in "ah":
+        assert np.array_equal(p[k], d[k])
+    for k in "WL":
+        assert np.allclose(d[k], p[k] - lr * wd * init[k], rtol=1e-5, atol=1e-7)
+        assert not np.allclose(d[k], p[k], rtol=1e-3, atol=1e-5)
+    with pytest.raises(InputError, match="weight-decay"):
+        ReconstructConfig(weight_decay=-1.0).check()
 
 
 def test_balanced_window_starts_follow_the_rarity_of_their_states():

@@ -38,6 +38,8 @@ them on Lorenz-63, `benchmarks/RESULTS.md` section "reconstruct" has the numbers
 - `tail`, `tail_weight`: the rollout continues `tail` unforced steps past the window, their errors
   weighted by `tail_weight` (a multi-step term on free continuations);
 - `dim_weights`: a loss weight per observed unit (normalised to mean 1);
+- `weight_decay`: decoupled (AdamW-style) decay of W and the read-in map L, p <- (1 - lr wd) p
+  before every RAdam step (a and h are not decayed);
 - `dist_weight` (with `dist_every`, `dist_steps`, `dist_stride`, `dist_bandwidths`,
   `dist_features`): every `dist_every` batches, each window start also starts an unforced free
   run of `dist_steps` steps, and `dist_weight` times a kernel MMD between its observed states
@@ -108,6 +110,7 @@ class ReconstructConfig:
     epochs: int = 2000
     lr_start: float = 1e-3  # RAdam, geometric decay to lr_end over all epochs
     lr_end: float = 1e-5
+    weight_decay: float = 0.0  # decoupled (AdamW-style) decay of W and L per step (0: off)
     noise: float = 0.05  # SD of Gaussian noise added to each window (z-scored units)
     balance: float = 0.0  # share of windows drawn by rarity of their states (0: uniform starts)
     eval_every: int = 25  # epochs between model-selection free runs
@@ -155,6 +158,11 @@ class ReconstructConfig:
             raise InputError(f"--balance {self.balance} must be in [0, 1]")
         if self.noise < 0:
             raise InputError(f"--noise {self.noise} must be >= 0", "pass a non-negative SD")
+        if not 0.0 <= self.weight_decay < 1.0 / self.lr_start:
+            raise InputError(
+                f"--weight-decay {self.weight_decay} must be in [0, 1 / lr_start)",
+                "e.g. 1e-2, or 0 for off",
+            )
         if self.eval_every < 1 or (self.eval_every_late or 1) < 1:
             raise InputError(f"--eval-every {self.eval_every} must be >= 1")
         if self.alpha_end is not None and not 0.0 < self.alpha_end <= 1.0:
@@ -262,6 +270,19 @@ def _loss_weights(cfg: ReconstructConfig, R: int, N: int) -> np.ndarray | None:
             )
         w *= (d / d.mean()).astype(np.float32)
     return w
+
+
+def _optimizer(model: ALRNN, cfg: ReconstructConfig) -> torch.optim.RAdam:
+    """RAdam at `lr_start` (note 2.3 item 5); with `weight_decay` wd, W and L also shrink by the
+    factor (1 - lr wd) before each step, decoupled from the adaptive gradient step
+    (Loshchilov & Hutter, ICLR 2019, Algorithm 2); a and h never decay."""
+    if cfg.weight_decay == 0:
+        return torch.optim.RAdam(model.parameters(), lr=cfg.lr_start)
+    groups = [
+        {"params": [model.a, model.h], "weight_decay": 0.0},
+        {"params": [model.W, model.L], "weight_decay": cfg.weight_decay},
+    ]
+    return torch.optim.RAdam(groups, lr=cfg.lr_start, decoupled_weight_decay=True)
 
 
 def _tau_at(cfg: ReconstructConfig, epoch: int) -> int:
@@ -457,7 +478,7 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
     dist_rngs = [np.random.default_rng([s, 2]) for s in seeds]  # features of `dist_weight`
     if cfg.dist_weight > 0 and device.type != "cpu":
         raise InputError("--dist-weight needs the CPU kernel", "use --device cpu")
-    opt = torch.optim.RAdam(model.parameters(), lr=cfg.lr_start)
+    opt = _optimizer(model, cfg)
     gamma = math.exp(math.log(cfg.lr_end / cfg.lr_start) / cfg.epochs)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
     data32 = np.ascontiguousarray(x, dtype=np.float32)
