@@ -105,6 +105,13 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec08_wd1e3": dict(tau=16, horizon_decay=0.8, weight_decay=1e-3),
     "tau16_dec08_wd1e2": dict(tau=16, horizon_decay=0.8, weight_decay=1e-2),
     "tau16_dec08_wd1e1": dict(tau=16, horizon_decay=0.8, weight_decay=1e-1),
+    "tau16_dec08_S8": dict(tau=16, horizon_decay=0.8, batch_size=8),
+    "tau16_dec08_S8_b100": dict(tau=16, horizon_decay=0.8, batch_size=8, batches_per_epoch=100),
+    "tau16_dec08_b100": dict(tau=16, horizon_decay=0.8, batches_per_epoch=100),
+    "tau16_dec08_lrend1e4": dict(tau=16, horizon_decay=0.8, lr_end=1e-4),
+    "tau16_dec08_T400": dict(tau=16, horizon_decay=0.8, window=400),
+    "tau16_dec08_n01to0025": dict(tau=16, horizon_decay=0.8, noise=0.1, noise_end=0.025),
+    "tau16_dec08_n005to002": dict(tau=16, horizon_decay=0.8, noise=0.05, noise_end=0.02),
 }
 
 

@@ -18,6 +18,7 @@ from tsdyn.reconstruct.training import (
     _tau_at,
     adaptive_alpha,
     alpha_at,
+    noise_at,
     window_start_cdf,
 )
 
@@ -57,7 +58,7 @@ SMALL = dict(
         ),
         dict(tau_end=9, ema=0.5, weight_decay=5.0),
         dict(burn_in=6, tail=8, tail_weight=0.5, dim_weights=(1.0, 2.0, 0.5), horizon_decay=0.8),
-        dict(dist_weight=0.5, dist_every=2, dist_steps=20, dist_features=64),
+        dict(dist_weight=0.5, dist_every=2, dist_steps=20, dist_features=64, noise_end=0.01),
     ],
 )
 def test_batched_runs_equal_separate_runs(lorenz, extra):
@@ -157,6 +158,27 @@ def test_decoupled_weight_decay_shrinks_only_w_and_l(lorenz):
         assert not np.allclose(d[k], p[k], rtol=1e-3, atol=1e-5)
     with pytest.raises(InputError, match="weight-decay"):
         ReconstructConfig(weight_decay=-1.0).check()
+
+
+def test_noise_anneals_geometrically_per_epoch(lorenz, monkeypatch):
+    """The kernel sees noise * (noise_end / noise)^(e / (E - 1)) in every batch of epoch e."""
+    import tsdyn.kernels.rollout.cpu as cpu
+
+    seen = []
+    kernel = cpu.alrnn_forced_loss_grad
+
+    def spy(a, W, h, L, data, starts, forcing, P, noise, *rest):
+        seen.append(noise)
+        return kernel(a, W, h, L, data, starts, forcing, P, noise, *rest)
+
+    monkeypatch.setattr(cpu, "alrnn_forced_loss_grad", spy)
+    cfg = ReconstructConfig(**{**SMALL, "epochs": 5, "batches_per_epoch": 2}, noise_end=0.002)
+    train_alrnn(lorenz, cfg)
+    expect = [0.05 * (0.002 / 0.05) ** (e / 4) for e in range(5) for _ in range(2)]
+    assert np.allclose(seen, expect, rtol=1e-12) and seen[-1] == pytest.approx(0.002)
+    assert noise_at(ReconstructConfig(noise=0.3), 7) == 0.3
+    with pytest.raises(InputError, match="noise-end"):
+        ReconstructConfig(noise=0.0, noise_end=0.01).check()
 
 
 def test_balanced_window_starts_follow_the_rarity_of_their_states():

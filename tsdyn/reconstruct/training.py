@@ -38,6 +38,8 @@ them on Lorenz-63, `benchmarks/RESULTS.md` section "reconstruct" has the numbers
 - `tail`, `tail_weight`: the rollout continues `tail` unforced steps past the window, their errors
   weighted by `tail_weight` (a multi-step term on free continuations);
 - `dim_weights`: a loss weight per observed unit (normalised to mean 1);
+- `noise_end`: the observation noise SD anneals geometrically from `noise` to `noise_end` over
+  the epochs (stepped per epoch);
 - `weight_decay`: decoupled (AdamW-style) decay of W and the read-in map L, p <- (1 - lr wd) p
   before every RAdam step (a and h are not decayed);
 - `dist_weight` (with `dist_every`, `dist_steps`, `dist_stride`, `dist_bandwidths`,
@@ -112,6 +114,7 @@ class ReconstructConfig:
     lr_end: float = 1e-5
     weight_decay: float = 0.0  # decoupled (AdamW-style) decay of W and L per step (0: off)
     noise: float = 0.05  # SD of Gaussian noise added to each window (z-scored units)
+    noise_end: float | None = None  # noise SD anneals geometrically to this (None: constant)
     balance: float = 0.0  # share of windows drawn by rarity of their states (0: uniform starts)
     eval_every: int = 25  # epochs between model-selection free runs
     eval_steps: int | None = None  # free-run length for selection (None: the training length)
@@ -158,6 +161,8 @@ class ReconstructConfig:
             raise InputError(f"--balance {self.balance} must be in [0, 1]")
         if self.noise < 0:
             raise InputError(f"--noise {self.noise} must be >= 0", "pass a non-negative SD")
+        if self.noise_end is not None and not (self.noise_end > 0 and self.noise > 0):
+            raise InputError("--noise-end and the --noise it anneals from must be positive")
         if not 0.0 <= self.weight_decay < 1.0 / self.lr_start:
             raise InputError(
                 f"--weight-decay {self.weight_decay} must be in [0, 1 / lr_start)",
@@ -291,6 +296,15 @@ def _tau_at(cfg: ReconstructConfig, epoch: int) -> int:
         return cfg.tau
     f = epoch / max(1, cfg.epochs - 1)
     return max(1, round(cfg.tau + (cfg.tau_end - cfg.tau) * f))
+
+
+def noise_at(cfg: ReconstructConfig, epoch: int) -> float:
+    """Observation-noise SD of `epoch`: geometric from noise to noise_end over the epochs
+    (constant without noise_end)."""
+    if cfg.noise_end is None:
+        return cfg.noise
+    f = epoch / max(1, cfg.epochs - 1)
+    return float(cfg.noise * (cfg.noise_end / cfg.noise) ** f)
 
 
 def alpha_at(cfg: ReconstructConfig, epoch: int) -> float | None:
@@ -528,6 +542,7 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
 
     for epoch in range(cfg.epochs):
         epoch_loss = np.zeros(R)
+        noise = noise_at(cfg, epoch)
         if scheduled:
             if cfg.alpha_end is not None:
                 alpha_runs[:] = alpha_at(cfg, epoch)
@@ -540,7 +555,7 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
             if device.type == "cpu":
                 arrays = [p.detach().numpy() for p in params]
                 loss, grads, Z = alrnn_forced_loss_grad(
-                    *arrays, data32, starts, forcing, cfg.P, cfg.noise, keys, loss_w
+                    *arrays, data32, starts, forcing, cfg.P, noise, keys, loss_w
                 )
                 for p, g in zip(params, grads, strict=True):
                     p.grad = torch.from_numpy(g)
@@ -565,7 +580,7 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
             else:
                 from tsdyn.kernels.rollout.naive import naive_alrnn_forced_loss
 
-                windows = noisy_windows(data32, starts, cfg.rollout, cfg.noise, keys)
+                windows = noisy_windows(data32, starts, cfg.rollout, noise, keys)
                 opt.zero_grad(set_to_none=True)
                 loss_t = naive_alrnn_forced_loss(
                     *params,
