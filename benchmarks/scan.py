@@ -496,33 +496,23 @@ TMA_CASES = [
 #: directly, or None: linear_scan + torch.autograd.grad, the path a model's training step takes
 AB_CASES = [
     (
-        (256, 4096, 256),
-        torch.float32,
-        {
-            "default": {},
-            "tma nw=4": dict(mode="tma", col=dict(nw=4)),
-            "stream": dict(mode="stream"),
-        },
-    ),
-    (
-        (16, 65536, 256),
-        torch.float32,
-        {"default": {}, "tma 8-ch rows": dict(mode="tma", col=dict(bd=8, nw=1, tw=1))},
-    ),
-    (
         (1, 1 << 20, 64),
         torch.float32,
         {
             "default": {},
-            "column": dict(mode="column"),
-            "tma no flip": dict(mode="tma", col=dict(flip=False)),
-            "autograd": None,
+            "chain": dict(mode="tma", col=dict(chain=True)),
+            "chain cb 16": dict(mode="tma", col=dict(chain=True, cb=16)),
+            "chain 2/SM cb 16": dict(mode="tma", col=dict(chain=132, cb=16)),
         },
     ),
     (
-        (1, 1 << 20, 64),
-        torch.bfloat16,
-        {"default": {}, "column": dict(mode="column"), "autograd": None},
+        (1, 1 << 20, 256),
+        torch.float32,
+        {
+            "default": {},
+            "chain": dict(mode="tma", col=dict(chain=True)),
+            "chain cb 16": dict(mode="tma", col=dict(chain=True, cb=16)),
+        },
     ),
 ]
 

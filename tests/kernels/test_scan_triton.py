@@ -225,13 +225,15 @@ def test_gpu_time_invariant_a_over_a_million_steps(mode, segments, reverse):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("chain", [True, 4])
+@pytest.mark.parametrize("chain", [True, 4, 10**6])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_gpu_tma_chain(chain, reverse, dtype):
     """tma mode's one-launch time split (tma._tma_chain) over several rounds of segments (chain =
-    True: ~2 programs per SM, 2-3 rounds; 4 programs: ~70 rounds): forward against float64,
-    backward against the two-pass split, both shapes of `a`, with h0; bitwise reproducible."""
+    True: ~3 programs per SM, 1-2 rounds; 4 programs: ~70 rounds; 10**6: one program per segment,
+    more than fit on the GPU at once, so the launch must cut them to the resident number, or
+    they would wait forever): forward against float64, backward against the two-pass split, both
+    shapes of `a`, with h0; bitwise reproducible."""
     from tsdyn.kernels.scan import triton as tk
 
     gen = torch.Generator().manual_seed(11)
@@ -466,8 +468,10 @@ def check_interpreter_tma(dtype):
     D = 64 (two programs), time whole or split in 2 segments (of 2 and 1 tiles) or, at T = 75, in
     3 (2, 2, 1 tiles), reverse walks scanned in reverse or flipped (flip); the one-launch split
     (`_tma_chain`: flags, windows of published maps) with as many programs as segments, since the
-    interpreter runs programs one after another (more rounds would wait forever here; the GPU test
-    runs them); D = 5 (rows of 20 bytes) and complex data fall back."""
+    interpreter runs programs one after another (programs that wait on each other would wait
+    forever here; the GPU test runs them), and with one program walking all segments (T = 150: 4
+    segments of 3, 3, 3, 1 tiles: the lockstep loop `_walk2`, then the short last segment);
+    D = 5 (rows of 20 bytes) and complex data fall back."""
     from tsdyn.kernels.scan import tma
 
     gen = torch.Generator().manual_seed(5)
@@ -475,6 +479,7 @@ def check_interpreter_tma(dtype):
     cases = [(2, 45, 64, None, False, None), (2, 45, 64, 2, True, None)]
     cases += [(2, 75, 64, 3, False, None), (2, 75, 64, 3, True, None), (1, 7, 5, None, False, None)]
     cases += [(2, 75, 64, 3, False, 3), (2, 75, 64, 5, True, 5)]
+    cases += [(2, 150, 64, 4, False, 1), (1, 150, 64, 4, True, 1)]
     for Bn, T, D, segments, flip, chain in cases:
         kw = dict(mode="tma", segments=segments, col=dict(bt=16, ns=2, flip=flip, chain=chain))
         x = torch.empty(Bn, T, D, dtype=dtype)

@@ -107,11 +107,13 @@ def _st(ptr, off, v, dm, m, MASKED: tl.constexpr, EVEN_D: tl.constexpr):
 
 
 @triton.jit
-def _compose_real(agg_ptr, bi, NSEG, first, s, d, dm, zd, c, D: tl.constexpr, WT: tl.constexpr):
+def _compose_real(
+    agg_ptr, bi, NSEG, first, s, d, dm, zd, c, D: tl.constexpr, WT: tl.constexpr,
+    CB: tl.constexpr = 16,
+):  # fmt: skip
     """The carry entering segment s: c passed through the maps (A, X) of segments first <= j < s
     of batch row bi (agg [B, NSEG, 2, D]), CB at a time: their loads are in flight together and
     the composition is again an in-thread scan (also tma.py's time split and chain)."""
-    CB: tl.constexpr = 16
     for j0 in range(first, s, CB):
         j = j0 + tl.arange(0, CB)
         jm = (j < s)[:, None] & dm[None, :]

@@ -131,6 +131,15 @@ def _bounds(p, n, TPS, BT: tl.constexpr, REV: tl.constexpr):
 
 
 @triton.jit
+def _t0(j0, j1, w, BT: tl.constexpr, REV: tl.constexpr):
+    """First row of the w-th tile (walk order) of the segment of tiles [j0, j1)."""
+    if REV:
+        return (j1 - 1 - w) * BT
+    else:
+        return (j0 + w) * BT
+
+
+@triton.jit
 def _walk(
     a_d, x_d, hs_d, out_d, da_d, bi, d0, c, acc_a, a_c, pw, h0, da_acc, T, j0, j1,
     A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
@@ -139,34 +148,71 @@ def _walk(
 ):  # fmt: skip
     """The tiles [j0, j1) of one segment in walk order from carry c; the first and last are peeled
     (no conditionals inside the compiler's pipeline). Returns (carry, acc_a, da_acc)."""
-    if REV:
-        t0 = (j1 - 1) * BT
-    else:
-        t0 = j0 * BT
     m = j1 - j0
     c, acc_a, da_acc = _tile(
-        a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
-        A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
+        a_d, x_d, hs_d, out_d, da_d, bi, _t0(j0, j1, 0, BT, REV), d0, c, acc_a, a_c, pw, h0,
+        da_acc, T, A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
     )  # fmt: skip
     if m > 1:
         for w in tl.range(1, m - 1, num_stages=NS):
-            if REV:
-                t0 = (j1 - 1 - w) * BT
-            else:
-                t0 = (j0 + w) * BT
             c, acc_a, da_acc = _tile(
-                a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
-                A_TV, HAS_H0, REV, BWD, AGG, BT, BD, False, FLIP,
+                a_d, x_d, hs_d, out_d, da_d, bi, _t0(j0, j1, w, BT, REV), d0, c, acc_a, a_c, pw,
+                h0, da_acc, T, A_TV, HAS_H0, REV, BWD, AGG, BT, BD, False, FLIP,
             )  # fmt: skip
-        if REV:
-            t0 = j0 * BT
-        else:
-            t0 = (j1 - 1) * BT
         c, acc_a, da_acc = _tile(
-            a_d, x_d, hs_d, out_d, da_d, bi, t0, d0, c, acc_a, a_c, pw, h0, da_acc, T,
-            A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
+            a_d, x_d, hs_d, out_d, da_d, bi, _t0(j0, j1, m - 1, BT, REV), d0, c, acc_a, a_c, pw,
+            h0, da_acc, T, A_TV, HAS_H0, REV, BWD, AGG, BT, BD, True, FLIP,
         )  # fmt: skip
     return c, acc_a, da_acc
+
+
+@triton.jit
+def _walk2(
+    a_d, x_d, hs_d, out_d, da_d, bi, d0, cz, c, a_c, pw, h0, da_acc, T, k0, k1, s0, s1,
+    A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr, BWD: tl.constexpr,
+    BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr, FLIP: tl.constexpr,
+    EDGES: tl.constexpr,
+):  # fmt: skip
+    """Two segments of as many tiles (at least 2) in lockstep, in one pipelined loop: tiles
+    [k0, k1) walked from carry cz for their map (AGG), tiles [s0, s1) walked from carry c and
+    stored. EDGES: first and last tiles peeled as `_walk` does; else (segments away from both ends
+    of the axis) every tile is in the loop. Returns (k's carry, k's coefficient product, s's
+    carry, da_acc)."""
+    m = k1 - k0
+    acc = tl.full([BD], 1.0, tl.float32)
+    if EDGES:
+        w0 = 1
+        w1 = m - 1
+        cz, acc, _ = _tile(
+            a_d, x_d, hs_d, out_d, da_d, bi, _t0(k0, k1, 0, BT, REV), d0, cz, acc, a_c, pw, h0,
+            da_acc, T, A_TV, HAS_H0, REV, BWD, True, BT, BD, True, FLIP,
+        )  # fmt: skip
+        c, _, da_acc = _tile(
+            a_d, x_d, hs_d, out_d, da_d, bi, _t0(s0, s1, 0, BT, REV), d0, c, acc, a_c, pw, h0,
+            da_acc, T, A_TV, HAS_H0, REV, BWD, False, BT, BD, True, FLIP,
+        )  # fmt: skip
+    else:
+        w0 = 0
+        w1 = m
+    for w in tl.range(w0, w1, num_stages=NS):
+        cz, acc, _ = _tile(
+            a_d, x_d, hs_d, out_d, da_d, bi, _t0(k0, k1, w, BT, REV), d0, cz, acc, a_c, pw, h0,
+            da_acc, T, A_TV, HAS_H0, REV, BWD, True, BT, BD, False, FLIP,
+        )  # fmt: skip
+        c, _, da_acc = _tile(
+            a_d, x_d, hs_d, out_d, da_d, bi, _t0(s0, s1, w, BT, REV), d0, c, acc, a_c, pw, h0,
+            da_acc, T, A_TV, HAS_H0, REV, BWD, False, BT, BD, False, FLIP,
+        )  # fmt: skip
+    if EDGES:
+        cz, acc, _ = _tile(
+            a_d, x_d, hs_d, out_d, da_d, bi, _t0(k0, k1, m - 1, BT, REV), d0, cz, acc, a_c, pw,
+            h0, da_acc, T, A_TV, HAS_H0, REV, BWD, True, BT, BD, True, FLIP,
+        )  # fmt: skip
+        c, _, da_acc = _tile(
+            a_d, x_d, hs_d, out_d, da_d, bi, _t0(s0, s1, m - 1, BT, REV), d0, c, acc, a_c, pw,
+            h0, da_acc, T, A_TV, HAS_H0, REV, BWD, False, BT, BD, True, FLIP,
+        )  # fmt: skip
+    return cz, acc, c, da_acc
 
 
 @triton.jit
@@ -263,19 +309,31 @@ def _tma_real(
 
 
 @triton.jit
+def _publish(agg_ptr, flags, bi, S, k, d, dm, acc_a, ca, a_c, T, j0, j1, D: tl.constexpr,
+             A_TV: tl.constexpr, BT: tl.constexpr):  # fmt: skip
+    """Segment k's map into agg, then its flag with release semantics."""
+    _store_agg(agg_ptr, bi, S, k, d, dm, acc_a, ca, a_c, T, j0, j1, D, A_TV, BT)
+    tl.debug_barrier()  # every thread's map stores precede the flag (release is cumulative)
+    tl.atomic_xchg(flags + k, 1, sem="release")
+
+
+@triton.jit
 def _tma_chain(
     a_d, x_d, hs_d, out_d, da_d, a_ptr, h0_ptr, dh0_ptr, dsum_ptr, agg_ptr, flag_ptr, T, n, TPS,
     S, P, D: tl.constexpr, A_TV: tl.constexpr, HAS_H0: tl.constexpr, REV: tl.constexpr,
     BWD: tl.constexpr, BT: tl.constexpr, BD: tl.constexpr, NS: tl.constexpr, FLIP: tl.constexpr,
-    PB: tl.constexpr,
+    PB: tl.constexpr, CB: tl.constexpr,
 ):  # fmt: skip
     # Single launch over S segments (walk order) with P < PB programs per batch row and channel
-    # block, all resident at once: program p walks segments k = p, p + P, ... For each it walks
-    # the segment once for its map (published with a release flag), waits for the maps of
-    # segments k - P + 1 .. k - 1 (the other programs' work of this round), applies them in order to
-    # the carry it ended segment k - P with (h0 / 0 for k < P) and walks the segment again, storing
-    # (its tiles are still in L2: DRAM sees about 12 bytes per element, not the 20 of two passes).
-    # The carry is a fixed formula of the inputs: bitwise reproducible, unlike CUB-style look-back.
+    # block, all resident at once: program p stores segments s = p, p + P, ... Segment s needs
+    # the maps of segments s - P + 1 .. s - 1 (the other programs' segments since its own previous
+    # one), applied in order to the carry its previous segment ended with (h0 / 0 for s < P). Each
+    # map is published with a release flag by the program that walked the segment for it, one
+    # round ahead: in one pipelined loop a program walks segment s + P for its map and segment s,
+    # walked for its map in the round before and so still in L2, from its carry, storing (DRAM sees
+    # about 12 bytes per element, not the 20 of two passes; the pipeline drains once per round).
+    # So program p waits only for programs q < p to finish their previous round. The carry is a
+    # fixed formula of the inputs: bitwise reproducible, unlike CUB-style look-back.
     # dsum [B, P, D]: a time-invariant a's gradient summed per program.
     pid_d, bi, p, d0, d, dm, h0, a_c, pw = _setup(a_ptr, h0_ptr, D, A_TV, HAS_H0, REV, BT, BD, FLIP)
     nblk = tl.num_programs(0)
@@ -285,37 +343,58 @@ def _tma_chain(
     da_acc = tl.zeros([BD], tl.float32)
     flags = flag_ptr + (bi * nblk + pid_d).to(tl.int64) * S
     w = tl.arange(0, PB)
-    for k in range(p, S, P):
-        j0, j1 = _bounds(k, n, TPS, BT, REV)
-        cz = tl.zeros([BD], tl.float32)
-        if not A_TV:
-            cz = cz.to(tl.float64)
-        ones = tl.full([BD], 1.0, tl.float32)
-        ca, acc_a, _ = _walk(
-            a_d, x_d, hs_d, out_d, da_d, bi, d0, cz, ones, a_c, pw, h0, da_acc, T, j0, j1,
-            A_TV, HAS_H0, REV, BWD, True, BT, BD, NS, FLIP,
-        )  # fmt: skip
-        _store_agg(agg_ptr, bi, S, k, d, dm, acc_a, ca, a_c, T, j0, j1, D, A_TV, BT)
-        tl.debug_barrier()  # every thread's map stores precede the flag (release is cumulative)
-        tl.atomic_xchg(flags + k, 1, sem="release")
-        first = tl.maximum(k - P + 1, 0)
-        wm = first + w < k
+    cz = tl.zeros([BD], tl.float32)
+    if not A_TV:
+        cz = cz.to(tl.float64)
+    ones = tl.full([BD], 1.0, tl.float32)
+    j0, j1 = _bounds(p, n, TPS, BT, REV)
+    ca, acc_a, _ = _walk(
+        a_d, x_d, hs_d, out_d, da_d, bi, d0, cz, ones, a_c, pw, h0, da_acc, T, j0, j1,
+        A_TV, HAS_H0, REV, BWD, True, BT, BD, NS, FLIP,
+    )  # fmt: skip
+    _publish(agg_ptr, flags, bi, S, p, d, dm, acc_a, ca, a_c, T, j0, j1, D, A_TV, BT)
+    for s in range(p, S, P):
+        first = tl.maximum(s - P + 1, 0)
+        wm = first + w < s
         f = tl.atomic_add(flags + first + w, 0, mask=wm, sem="acquire")
         pending = tl.sum(tl.where(wm, 1 - f, 0))  # only a scalar crosses the loop (Triton 3.6)
         while pending > 0:
             f = tl.atomic_add(flags + first + w, 0, mask=wm, sem="acquire")
             pending = tl.sum(tl.where(wm, 1 - f, 0))
         tl.debug_barrier()
-        c = _compose_real(agg_ptr, bi, S, first, k, d, dm, 0, own, D, tl.float32)
+        c = _compose_real(agg_ptr, bi, S, first, s, d, dm, 0, own, D, tl.float32, CB)
         if not A_TV:
             c = c.to(tl.float64)
-        c, _, da_acc = _walk(
-            a_d, x_d, hs_d, out_d, da_d, bi, d0, c, ones, a_c, pw, h0, da_acc, T, j0, j1,
-            A_TV, HAS_H0, REV, BWD, False, BT, BD, NS, FLIP,
-        )  # fmt: skip
+        s0, s1 = _bounds(s, n, TPS, BT, REV)
+        k = s + P
+        k0, k1 = _bounds(k, n, TPS, BT, REV)
+        ca = cz
+        acc_a = ones
+        if (s > 0) & (k < S - 1) & (k1 - k0 == s1 - s0) & (s1 - s0 > 1):
+            ca, acc_a, c, da_acc = _walk2(
+                a_d, x_d, hs_d, out_d, da_d, bi, d0, cz, c, a_c, pw, h0, da_acc, T, k0, k1, s0,
+                s1, A_TV, HAS_H0, REV, BWD, BT, BD, NS, FLIP, False,
+            )  # fmt: skip
+        elif (k < S) & (k1 - k0 == s1 - s0) & (s1 - s0 > 1):  # the axis' first or last segment
+            ca, acc_a, c, da_acc = _walk2(
+                a_d, x_d, hs_d, out_d, da_d, bi, d0, cz, c, a_c, pw, h0, da_acc, T, k0, k1, s0,
+                s1, A_TV, HAS_H0, REV, BWD, BT, BD, NS, FLIP, True,
+            )  # fmt: skip
+        else:  # the last segments (the walk's last may be shorter): one walk after the other
+            if k < S:
+                ca, acc_a, _ = _walk(
+                    a_d, x_d, hs_d, out_d, da_d, bi, d0, cz, ones, a_c, pw, h0, da_acc, T, k0,
+                    k1, A_TV, HAS_H0, REV, BWD, True, BT, BD, NS, FLIP,
+                )  # fmt: skip
+            c, _, da_acc = _walk(
+                a_d, x_d, hs_d, out_d, da_d, bi, d0, c, ones, a_c, pw, h0, da_acc, T, s0, s1,
+                A_TV, HAS_H0, REV, BWD, False, BT, BD, NS, FLIP,
+            )  # fmt: skip
+        if k < S:
+            _publish(agg_ptr, flags, bi, S, k, d, dm, acc_a, ca, a_c, T, k0, k1, D, A_TV, BT)
         own = c.to(tl.float32)
         if BWD:
-            _store_dh0(a_ptr, dh0_ptr, bi, d, dm, c, a_c, T, k == S - 1, D, A_TV, REV)
+            _store_dh0(a_ptr, dh0_ptr, bi, d, dm, c, a_c, T, s == S - 1, D, A_TV, REV)
     if BWD and not A_TV:
         tl.store(dsum_ptr + (bi * P + p).to(tl.int64) * D + d, da_acc, mask=dm)
 
@@ -375,12 +454,17 @@ def channels_per_warp(Bn, D, itemsize, sms):
     return 0
 
 
-#: `_tma_chain`: tiles per segment, resident programs per SM. Opt-in (col=dict(chain=...)), tested
-#: (GPU: 2-70 rounds, bitwise reproducible; interpreter: one round) and measured slower than the
-#: two-pass split everywhere on the H200 (fwd+bwd: 64 ch x 1M 32-37% against 58%, 256 ch x 1M
-#: 35-39% against column mode's 62%, bf16 13% against 44%; RESULTS.md `## scan`): each program
-#: walks a segment, waits, walks it again, and the pipeline refills twice per segment
-CHAIN = {"tiles": 16, "per_sm": 2}
+#: `_tma_chain`: tiles per segment, resident programs per SM (fewer where fewer fit:
+#: `_resident_per_sm`), maps composed per load. Opt-in (col=dict(chain=...)), tested (GPU: 1-70
+#: rounds, more programs than fit, bitwise reproducible; interpreter: one round, and one program
+#: walking every segment) and measured slower than the two-pass split on the H200 (RESULTS.md
+#: `## scan`, sixth session). Walking the next round's segment for its map in lockstep with
+#: storing this round's (one pipelined loop, no peeled tiles away from the axis' ends) and 3
+#: programs per SM took fwd / fwd+bwd from 32 / 35% to 42 / 44% of copy at 64 ch x 1M (two-pass
+#: split 52 / 57%) and from 36 / 39% to 53 / 57% at 256 ch x 1M (56 / 61%). What is left is a
+#: fixed cost per round that no program streams through (waiting, composing up to P - 1 maps,
+#: refilling the pipeline: ~15 us per round against ~18 us of streaming at 256 ch x 1M)
+CHAIN = {"tiles": 16, "per_sm": 3, "cb": 16}
 
 #: time segments: about SPLIT_TO programs per SM where the channels alone give too few
 SPLIT_TO = 4.0
@@ -418,6 +502,26 @@ def usable(*tensors) -> bool:
     return True
 
 
+_RESIDENT: dict = {}
+
+
+def _resident_per_sm(kernel, grid, args, meta) -> int:
+    """Programs of `kernel` (compiled for these arguments, not launched) that fit on one SM at
+    once, by shared memory, registers and warps; kept per device, dtypes and meta-parameters."""
+    from triton.runtime import driver
+
+    key = (args[1].base.device, args[1].base.dtype, args[0].base.dtype, tuple(sorted(meta.items())))
+    if key not in _RESIDENT:
+        k = kernel.warmup(*args, grid=grid, **meta)
+        k._init_handles()
+        props = driver.active.utils.get_device_properties(driver.active.get_current_device())
+        warps = meta["num_warps"]
+        by_smem = (props["max_shared_mem"] + 1024) // (k.metadata.shared + 1024)  # 1 KB each
+        by_regs = props["max_num_regs"] // (-(-k.n_regs * 32 // 256) * 256 * warps)
+        _RESIDENT[key] = max(0, min(by_smem, by_regs, 64 // warps, 32))
+    return _RESIDENT[key]
+
+
 _BOUND = threading.local()
 
 
@@ -439,7 +543,7 @@ def _bind_context(device) -> None:
 
 def launch(
     a, x, hs, h0, out, da, dh0, reverse, bwd, segments=None, bt=None, nw=None, ns=None, bd=None,
-    flip=None, tw=None, chain=None,
+    flip=None, tw=None, chain=None, cb=None,
 ):  # fmt: skip
     """One scan in tma mode (arguments as triton._launch; `usable` must hold). segments: time
     segments (reduce-then-scan; default `segments_for`); bt / nw / ns / bd: tile rows, warps,
@@ -451,7 +555,8 @@ def launch(
     in-thread, the warps combine through shared memory; default `time_warps`); chain: run the
     time split as `_tma_chain` (one launch, P programs per row and channel block walking segments
     of CHAIN["tiles"] tiles; chain = P, or True for CHAIN["per_sm"] programs per SM; segments
-    then counts segments of the whole axis, default from CHAIN["tiles"]). Returns da [B, D]
+    then counts segments of the whole axis, default from CHAIN["tiles"]; cb: maps composed per
+    load, default CHAIN["cb"]). Returns da [B, D]
     for a time-invariant `a` in the backward, else None."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
@@ -515,8 +620,15 @@ def launch(
     if chain:
         flags = torch.zeros((Bn, nblk, S), dtype=torch.int32, device=x.device)
         args[10:10] = [flags]
-        args.append(P)
-        _tma_chain[(nblk, Bn, P)](*args, PB=triton.next_power_of_2(P), **meta)
+        meta.update(PB=triton.next_power_of_2(P), CB=cb or CHAIN["cb"])
+        if x.is_cuda:  # programs wait on each other: all of a row and block must be resident
+            fit = _resident_per_sm(_tma_chain, (nblk, Bn, P), [*args, P], meta) * sms
+            if fit // (nblk * Bn) < P:
+                P = max(1, fit // (nblk * Bn))  # one program per row and block waits on none
+                meta["PB"] = triton.next_power_of_2(P)
+                if dsum is not None:
+                    args[8] = dsum = torch.empty((Bn, P, D), **f32)
+        _tma_chain[(nblk, Bn, P)](*args, P, **meta)
         return None if dsum is None else dsum.sum(1)
     grid = (nblk, Bn, S)
     if S > 1:
