@@ -496,23 +496,18 @@ TMA_CASES = [
 #: directly, or None: linear_scan + torch.autograd.grad, the path a model's training step takes
 AB_CASES = [
     (
-        (1, 1 << 20, 64),
-        torch.float32,
+        (256, 4096, 256),
+        torch.bfloat16,
         {
             "default": {},
-            "chain": dict(mode="tma", col=dict(chain=True)),
-            "chain cb 16": dict(mode="tma", col=dict(chain=True, cb=16)),
-            "chain 2/SM cb 16": dict(mode="tma", col=dict(chain=132, cb=16)),
+            "tma 32 ch": dict(mode="tma", col=dict(bd=32, nw=1)),
+            "autograd": None,
         },
     ),
     (
-        (1, 1 << 20, 256),
-        torch.float32,
-        {
-            "default": {},
-            "chain": dict(mode="tma", col=dict(chain=True)),
-            "chain cb 16": dict(mode="tma", col=dict(chain=True, cb=16)),
-        },
+        (64, 16384, 256),
+        torch.bfloat16,
+        {"default": {}, "tma 64 ch": dict(mode="tma", col=dict(bd=64, nw=1))},
     ),
 ]
 

@@ -205,6 +205,31 @@ def test_gpu_tma_mode(T, D, dtype, reverse):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("T", [65, 1000])
+@pytest.mark.parametrize("D", [64, 96, 256])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gpu_tma_wide_half_rows(T, D, reverse):
+    """bf16 in one-warp tma programs of 64 channels (rows of 128 bytes; tma.WIDE_HALF, the forward
+    at >= 4 programs per SM; D = 96 leaves a half-empty block): forward and backward against
+    float64, both shapes of `a`, with h0."""
+    from tsdyn.kernels.scan import triton as tk
+    from tsdyn.kernels.scan.naive import naive_linear_scan
+
+    gen = torch.Generator().manual_seed(T + D)
+    Bn, tol, kw = 3, 1e-2, dict(mode="tma", col=dict(bd=64, nw=1))
+    b, gy = (torch.randn(Bn, T, D, generator=gen).bfloat16().cuda() for _ in range(2))
+    h0 = torch.randn(Bn, D, generator=gen).bfloat16().cuda()
+    for shape in ((Bn, T, D), (Bn, D)):
+        a = draw("slow", shape, gen, torch.bfloat16, "cuda")
+        h = tk.scan_fwd(a, b, h0, reverse, **kw)
+        assert rel(h.cpu(), ref_scan(a, b, h0, reverse)) <= tol
+        xs = [x.cpu().double().requires_grad_() for x in (a, b, h0)]
+        ref_g = torch.autograd.grad(naive_linear_scan(*xs, reverse), xs, gy.cpu().double())
+        for g, r in zip(tk.scan_bwd(a, h, h0, gy, reverse, **kw), ref_g, strict=True):
+            assert rel(g.cpu(), r) <= 3 * tol
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("mode", ["stream", "column", "tma"])
 @pytest.mark.parametrize("segments", [None, 1])
 @pytest.mark.parametrize("reverse", [False, True])
@@ -373,6 +398,12 @@ def test_choose_mode_follows_the_measured_rules():
     assert tma.channels_per_warp(16, 256, 4, 132) == 32
     assert tma.time_warps(8, 256, 4, 132) == 1 and tma.channels_per_warp(8, 256, 4, 132) == 8
     assert tma.time_warps(16, 256, 2, 132) == 1 and tma.time_warps(64, 256, 4, 132) == 1
+    # 16-bit forward in 64-channel programs from 4 per SM (tma.WIDE_HALF); backward 32 channels
+    assert [tma.channels_per_warp(256, 256, 2, 132, bwd) for bwd in (False, True)] == [64, 32]
+    assert (
+        tma.channels_per_warp(64, 256, 2, 132) == 32
+        and tma.channels_per_warp(256, 256, 4, 132) == 32
+    )
     assert modes(16, 65536, 256, tma_ok=False) == ("stream", "stream")
     assert modes(4, 262144, 256) == ("column", "column")
     assert modes(1, 1 << 20, 256) == ("column", "column")

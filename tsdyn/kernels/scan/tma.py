@@ -442,11 +442,21 @@ def time_warps(Bn, D, itemsize, sms):
     return 1
 
 
-def channels_per_warp(Bn, D, itemsize, sms):
+#: 16-bit forward: one-warp programs of `bd` channels (rows of 128 bytes) where they still number
+#: `from` per SM: bf16 [256, 4096, 256] forward 77.8% of copy against 66.7% with 32 channels; at
+#: [64, 16384, 256] (1.9 per SM) 60.5% against 77.4%, and slower in every backward (H200, RESULTS.md
+#: `## scan`, sixth session)
+WIDE_HALF = {"bd": 64, "from": 4.0}
+
+
+def channels_per_warp(Bn, D, itemsize, sms, bwd=False):
     """TMA[itemsize]["bd"] where `plan` finds warps (in either direction: both end at one warp) or
-    `time_warps` lays them along time, or NARROW_BD (fp32) where that alone gives enough programs
-    (71% / 73% of copy fwd / fwd+bwd at [16, 65536, 256], before TIME_WARPS); else 0 (no tma mode
-    without a time split)."""
+    `time_warps` lays them along time (WIDE_HALF["bd"] for a 16-bit forward with that many
+    programs), or NARROW_BD (fp32) where that alone gives enough programs (71% / 73% of copy fwd /
+    fwd+bwd at [16, 65536, 256], before TIME_WARPS); else 0 (no tma mode without a time split)."""
+    wide = WIDE_HALF["bd"]
+    if itemsize == 2 and not bwd and Bn * -(-D // wide) >= WIDE_HALF["from"] * sms:
+        return wide
     if plan(Bn, D, itemsize, sms) or time_warps(Bn, D, itemsize, sms) > 1:
         return TMA[itemsize]["bd"]
     if itemsize == 4 and Bn * -(-D // NARROW_BD) >= MIN_PROGRAMS_PER_SM * sms:
@@ -571,7 +581,7 @@ def launch(
         cfg = dict(cfg, bt=TIME_WARPS["bt"], ns=TIME_WARPS["ns"])
     BT = bt or cfg["bt"]
     if bd is None:
-        bd = channels_per_warp(Bn, D, isz, sms) or cfg["bd"]
+        bd = channels_per_warp(Bn, D, isz, sms, bwd) or cfg["bd"]
     if nw is None:
         nw = max(1, plan(Bn, D, isz, sms, bwd)) if bd == cfg["bd"] else 1
     BD = bd * nw
