@@ -497,17 +497,18 @@ TMA_CASES = [
 AB_CASES = [
     (
         (256, 4096, 256),
-        torch.bfloat16,
+        torch.float32,
         {
             "default": {},
-            "tma 32 ch": dict(mode="tma", col=dict(bd=32, nw=1)),
-            "autograd": None,
+            "tma 64 ch, 1 warp": dict(mode="tma", col=dict(bd=64, nw=1)),
+            "tma 128 ch, 1 warp": dict(mode="tma", col=dict(bd=128, nw=1)),
+            "tma 64 ch x 2 warps": dict(mode="tma", col=dict(bd=64, nw=2)),
         },
     ),
     (
         (64, 16384, 256),
-        torch.bfloat16,
-        {"default": {}, "tma 64 ch": dict(mode="tma", col=dict(bd=64, nw=1))},
+        torch.float32,
+        {"default": {}, "tma 64 ch, 1 warp": dict(mode="tma", col=dict(bd=64, nw=1))},
     ),
 ]
 

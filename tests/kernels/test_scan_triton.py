@@ -208,19 +208,21 @@ def test_gpu_tma_mode(T, D, dtype, reverse):
 @pytest.mark.parametrize("T", [65, 1000])
 @pytest.mark.parametrize("D", [64, 96, 256])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_gpu_tma_wide_half_rows(T, D, reverse):
-    """bf16 in one-warp tma programs of 64 channels (rows of 128 bytes; tma.WIDE_HALF, the forward
-    at >= 4 programs per SM; D = 96 leaves a half-empty block): forward and backward against
-    float64, both shapes of `a`, with h0."""
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_gpu_tma_wide_rows(T, D, reverse, dtype):
+    """One-warp tma programs of 64 channels (tma.WIDE: fp32 rows of 256 bytes, bf16 of 128; D = 96
+    leaves a half-empty block): forward and backward against float64, both shapes of `a`, with
+    h0."""
     from tsdyn.kernels.scan import triton as tk
     from tsdyn.kernels.scan.naive import naive_linear_scan
 
     gen = torch.Generator().manual_seed(T + D)
-    Bn, tol, kw = 3, 1e-2, dict(mode="tma", col=dict(bd=64, nw=1))
-    b, gy = (torch.randn(Bn, T, D, generator=gen).bfloat16().cuda() for _ in range(2))
-    h0 = torch.randn(Bn, D, generator=gen).bfloat16().cuda()
+    Bn, kw = 3, dict(mode="tma", col=dict(bd=64, nw=1))
+    tol = 1e-2 if dtype == torch.bfloat16 else 1e-5
+    b, gy = (torch.randn(Bn, T, D, generator=gen).to(dtype).cuda() for _ in range(2))
+    h0 = torch.randn(Bn, D, generator=gen).to(dtype).cuda()
     for shape in ((Bn, T, D), (Bn, D)):
-        a = draw("slow", shape, gen, torch.bfloat16, "cuda")
+        a = draw("slow", shape, gen, dtype, "cuda")
         h = tk.scan_fwd(a, b, h0, reverse, **kw)
         assert rel(h.cpu(), ref_scan(a, b, h0, reverse)) <= tol
         xs = [x.cpu().double().requires_grad_() for x in (a, b, h0)]
@@ -398,12 +400,13 @@ def test_choose_mode_follows_the_measured_rules():
     assert tma.channels_per_warp(16, 256, 4, 132) == 32
     assert tma.time_warps(8, 256, 4, 132) == 1 and tma.channels_per_warp(8, 256, 4, 132) == 8
     assert tma.time_warps(16, 256, 2, 132) == 1 and tma.time_warps(64, 256, 4, 132) == 1
-    # 16-bit forward in 64-channel programs from 4 per SM (tma.WIDE_HALF); backward 32 channels
+    # one-warp programs of 64 channels (tma.WIDE): fp32 from 1.9 per SM in both directions, the
+    # 16-bit forward from 4 per SM (its backward keeps 32); D a multiple of 64
     assert [tma.channels_per_warp(256, 256, 2, 132, bwd) for bwd in (False, True)] == [64, 32]
-    assert (
-        tma.channels_per_warp(64, 256, 2, 132) == 32
-        and tma.channels_per_warp(256, 256, 4, 132) == 32
-    )
+    assert tma.channels_per_warp(64, 256, 2, 132) == 32
+    assert [tma.channels_per_warp(64, 256, 4, 132, bwd) for bwd in (False, True)] == [64, 64]
+    assert tma.channels_per_warp(32, 256, 4, 132) == 32
+    assert tma.channels_per_warp(1024, 96, 4, 132) == 32
     assert modes(16, 65536, 256, tma_ok=False) == ("stream", "stream")
     assert modes(4, 262144, 256) == ("column", "column")
     assert modes(1, 1 << 20, 256) == ("column", "column")

@@ -1,8 +1,9 @@
 """tma mode of triton.py: `h_t = a_t * h_{t-1} + b_t` with tiles fed by Hopper bulk tensor copies.
 
-A program owns `BD = bd * nw` channels of one batch row (`bd` = 32, or 8 in rows of 32 bytes
-where wider rows leave too few programs; `tw` more warps per program laid along time where there is
-about one program per SM, `time_warps`) and walks the whole time axis in tiles of `BT` steps, like
+A program owns `BD = bd * nw` channels of one batch row (`bd` = 64 in one warp where such programs
+fill the GPU, `WIDE`; else 32, or 8 in rows of 32 bytes where wider rows leave too few programs;
+`tw` more warps per program laid along time where there is about one program per SM,
+`time_warps`) and walks the whole time axis in tiles of `BT` steps, like
 column mode (column.py). What changes is how tiles arrive. Column mode issues each tile's loads
 from registers (one tile ahead), so its bytes in flight are bounded by registers and by the number
 of warps (B * D / 32): at T = 16K-64K there are 1-4 warps per SM, too few to cover the memory
@@ -442,21 +443,27 @@ def time_warps(Bn, D, itemsize, sms):
     return 1
 
 
-#: 16-bit forward: one-warp programs of `bd` channels (rows of 128 bytes) where they still number
-#: `from` per SM: bf16 [256, 4096, 256] forward 77.8% of copy against 66.7% with 32 channels; at
-#: [64, 16384, 256] (1.9 per SM) 60.5% against 77.4%, and slower in every backward (H200, RESULTS.md
-#: `## scan`, sixth session)
-WIDE_HALF = {"bd": 64, "from": 4.0}
+#: one-warp programs of `bd` channels (fp32 rows of 256 bytes, bf16 of 128) where they number at
+#: least `from` per SM, in the backward too where `bwd`. H200, fraction of copy fwd / fwd+bwd
+#: (RESULTS.md `## scan`, sixth session): fp32 [256, 4096, 256] 90.5 / 90.1% against 84.6 / 85.8%
+#: with 2 warps of 32 channels (128 channels: 91.5 / 90.4%), [64, 16384, 256] 92.1 / 90.3%
+#: against 90.7 / 89.6%; bf16 forward [256, 4096, 256] 77.0% against 67.8%, but at [64, 16384,
+#: 256] (1.9 per SM) 60.2% against 77.6%, and slower in every bf16 backward (46-47%)
+WIDE = {
+    4: {"bd": 64, "from": MIN_PROGRAMS_PER_SM, "bwd": True},
+    2: {"bd": 64, "from": 4.0, "bwd": False},
+}
 
 
 def channels_per_warp(Bn, D, itemsize, sms, bwd=False):
-    """TMA[itemsize]["bd"] where `plan` finds warps (in either direction: both end at one warp) or
-    `time_warps` lays them along time (WIDE_HALF["bd"] for a 16-bit forward with that many
-    programs), or NARROW_BD (fp32) where that alone gives enough programs (71% / 73% of copy fwd /
+    """WIDE[itemsize]["bd"] where D is a multiple of it and those one-warp programs fill the GPU,
+    else TMA[itemsize]["bd"]
+    where `plan` finds warps (in either direction: both end at one warp) or `time_warps` lays them
+    along time, or NARROW_BD (fp32) where that alone gives enough programs (71% / 73% of copy fwd /
     fwd+bwd at [16, 65536, 256], before TIME_WARPS); else 0 (no tma mode without a time split)."""
-    wide = WIDE_HALF["bd"]
-    if itemsize == 2 and not bwd and Bn * -(-D // wide) >= WIDE_HALF["from"] * sms:
-        return wide
+    w = WIDE[itemsize]
+    if (w["bwd"] or not bwd) and D % w["bd"] == 0 and Bn * D // w["bd"] >= w["from"] * sms:
+        return w["bd"]
     if plan(Bn, D, itemsize, sms) or time_warps(Bn, D, itemsize, sms) > 1:
         return TMA[itemsize]["bd"]
     if itemsize == 4 and Bn * -(-D // NARROW_BD) >= MIN_PROGRAMS_PER_SM * sms:
