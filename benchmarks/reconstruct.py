@@ -136,6 +136,9 @@ def main() -> None:
     ap.add_argument("--tau-end", type=int, default=None)
     ap.add_argument("--alpha-end", type=float, default=None)
     ap.add_argument("--noise", type=float, default=None)
+    ap.add_argument("--noise-end", type=float, default=None, help="noise SD anneals to this")
+    ap.add_argument("--batch-size", type=int, default=None, help="windows per batch (16)")
+    ap.add_argument("--weight-decay", type=float, default=None, help="decoupled decay of W, L")
     ap.add_argument("--horizon-decay", type=float, default=None, help="STF loss weight d^(k-1)")
     ap.add_argument("--burn-in", type=int, default=None)
     ap.add_argument("--tail", type=int, default=None)
@@ -185,6 +188,9 @@ def main() -> None:
         tau_end=args.tau_end,
         alpha_end=args.alpha_end,
         noise=args.noise,
+        noise_end=args.noise_end,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
         horizon_decay=args.horizon_decay,
         burn_in=args.burn_in,
         tail=args.tail,

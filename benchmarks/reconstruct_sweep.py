@@ -110,6 +110,8 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec08_b100": dict(tau=16, horizon_decay=0.8, batches_per_epoch=100),
     "tau16_dec08_lrend1e4": dict(tau=16, horizon_decay=0.8, lr_end=1e-4),
     "tau16_dec08_T400": dict(tau=16, horizon_decay=0.8, window=400),
+    "tau16_dec08_S4": dict(tau=16, horizon_decay=0.8, batch_size=4),
+    "tau16_dec08_S4_b200": dict(tau=16, horizon_decay=0.8, batch_size=4, batches_per_epoch=200),
     "tau16_dec08_n01to0025": dict(tau=16, horizon_decay=0.8, noise=0.1, noise_end=0.025),
     "tau16_dec08_n005to002": dict(tau=16, horizon_decay=0.8, noise=0.05, noise_end=0.02),
 }
@@ -240,10 +242,10 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    data_file(out, args.steps)
     if args.one:
         run_variant(args.one, args)
         return
-    data_file(out, args.steps)
     names = args.variants.split(",")
     env = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     base = [
