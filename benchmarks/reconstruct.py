@@ -138,6 +138,7 @@ def main() -> None:
     ap.add_argument("--noise", type=float, default=None)
     ap.add_argument("--noise-end", type=float, default=None, help="noise SD anneals to this")
     ap.add_argument("--batch-size", type=int, default=None, help="windows per batch (16)")
+    ap.add_argument("--window", type=int, default=None, help="steps per training window (200)")
     ap.add_argument("--weight-decay", type=float, default=None, help="decoupled decay of W, L")
     ap.add_argument("--horizon-decay", type=float, default=None, help="STF loss weight d^(k-1)")
     ap.add_argument("--burn-in", type=int, default=None)
@@ -190,6 +191,7 @@ def main() -> None:
         noise=args.noise,
         noise_end=args.noise_end,
         batch_size=args.batch_size,
+        window=args.window,
         weight_decay=args.weight_decay,
         horizon_decay=args.horizon_decay,
         burn_in=args.burn_in,
