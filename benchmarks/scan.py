@@ -148,12 +148,11 @@ def time_tsdyn(Bn, T, D, dtype, bw, tag="tsdyn-triton", segments=None):
     mode_b = (
         tk.choose_mode(Bn, T, D, s, a.is_complex(), a.device, True) if segments is None else None
     )
-    if "tma" in (mode, mode_b):  # the directions' modes, then tma mode's warps per program
+    if "tma" in (mode, mode_b):  # the directions' modes, then tma programs' (bd, nw, tw) each
         from tsdyn.kernels.scan import tma
 
         sms = torch.cuda.get_device_properties(0).multi_processor_count
-        nws = [tma.plan(Bn, D, s, sms, bwd) for bwd in (False, True)]
-        plan = [mode, mode_b, nws, tma.channels_per_warp(Bn, D, s, sms)]
+        plan = [mode, mode_b, *(list(tma.layout(Bn, D, s, sms, bwd)) for bwd in (False, True))]
     elif "column" in (mode, mode_b):  # the forward's plan, then the backward's
         cp = ["column", *tk.plan_col(Bn, T, D, s, a.is_complex(), a.device)]
         sp = ["stream", *tk.plan(Bn, T, D, s, a.is_complex(), a.device)]
@@ -441,7 +440,10 @@ def column_sweep(bw, budget_s=150.0, cases=None):
             elif name == "tma":
                 from tsdyn.kernels.scan import tma
 
-                cfg = dict(tma.TMA[s], nw=tma.plan(shape[0], shape[2], s, 132))
+                lay = tma.layout(
+                    shape[0], shape[2], s, 132, False, *map(col.get, ("bd", "nw", "tw"))
+                )
+                cfg = dict(tma.TMA[s], **dict(zip(("bd", "nw", "tw"), lay, strict=True)))
                 cfg.update(col)
                 tag = "tma " + " ".join(f"{k}={v}" for k, v in sorted(cfg.items()))
                 tag += f" S={seg}" if seg else ""
@@ -493,22 +495,40 @@ TMA_CASES = [
 
 
 #: interleaved A/B rounds (--ab): shape, dtype and variants, kwargs of scan_fwd / scan_bwd called
-#: directly, or None: linear_scan + torch.autograd.grad, the path a model's training step takes
+#: directly, or None: linear_scan + torch.autograd.grad, the path a model's training step takes.
+#: The sixth kernels session's comparisons (RESULTS.md `## scan`): one-warp programs of 64
+#: channels (the default where tma.WIDE applies) against 32-channel programs, and the opt-in
+#: one-launch time split against the default two-pass split
 AB_CASES = [
     (
         (256, 4096, 256),
         torch.float32,
-        {
-            "default": {},
-            "tma 64 ch, 1 warp": dict(mode="tma", col=dict(bd=64, nw=1)),
-            "tma 128 ch, 1 warp": dict(mode="tma", col=dict(bd=128, nw=1)),
-            "tma 64 ch x 2 warps": dict(mode="tma", col=dict(bd=64, nw=2)),
-        },
+        {"default": {}, "tma 32 ch x 2 warps": dict(mode="tma", col=dict(bd=32, nw=2))},
     ),
     (
         (64, 16384, 256),
         torch.float32,
-        {"default": {}, "tma 64 ch, 1 warp": dict(mode="tma", col=dict(bd=64, nw=1))},
+        {"default": {}, "tma 32 ch x 2 warps": dict(mode="tma", col=dict(bd=32, nw=2))},
+    ),
+    (
+        (256, 4096, 256),
+        torch.bfloat16,
+        {"default": {}, "tma 32 ch": dict(mode="tma", col=dict(bd=32, nw=1))},
+    ),
+    (
+        (64, 16384, 256),
+        torch.bfloat16,
+        {"default": {}, "tma 64 ch": dict(mode="tma", col=dict(bd=64, nw=1))},
+    ),
+    (
+        (1, 1 << 20, 64),
+        torch.float32,
+        {"default": {}, "chain": dict(mode="tma", col=dict(chain=True)), "autograd": None},
+    ),
+    (
+        (1, 1 << 20, 256),
+        torch.float32,
+        {"default": {}, "chain": dict(mode="tma", col=dict(chain=True))},
     ),
 ]
 

@@ -471,6 +471,19 @@ def channels_per_warp(Bn, D, itemsize, sms, bwd=False):
     return 0
 
 
+def layout(Bn, D, itemsize, sms, bwd=False, bd=None, nw=None, tw=None):
+    """(channels per warp, warps, warps along time) of one direction's tma programs: those given,
+    the others `launch`'s defaults (`channels_per_warp`, `plan`, `time_warps`)."""
+    base = TMA[itemsize]["bd"]
+    if tw is None:
+        tw = time_warps(Bn, D, itemsize, sms) if bd in (None, base) and nw is None else 1
+    if bd is None:
+        bd = channels_per_warp(Bn, D, itemsize, sms, bwd) or base
+    if nw is None:
+        nw = max(1, plan(Bn, D, itemsize, sms, bwd)) if bd == base else 1
+    return bd, nw, tw
+
+
 #: `_tma_chain`: tiles per segment, resident programs per SM (fewer where fewer fit:
 #: `_resident_per_sm`), maps composed per load. Opt-in (col=dict(chain=...)), tested (GPU: 1-70
 #: rounds, more programs than fit, bitwise reproducible; interpreter: one round, and one program
@@ -582,15 +595,10 @@ def launch(
     isz = x.element_size()
     cfg = TMA[isz]
     sms = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 132
-    if tw is None:
-        tw = time_warps(Bn, D, isz, sms) if bd in (None, cfg["bd"]) and nw is None else 1
+    bd, nw, tw = layout(Bn, D, isz, sms, bwd, bd, nw, tw)
     if tw > 1:
         cfg = dict(cfg, bt=TIME_WARPS["bt"], ns=TIME_WARPS["ns"])
     BT = bt or cfg["bt"]
-    if bd is None:
-        bd = channels_per_warp(Bn, D, isz, sms, bwd) or cfg["bd"]
-    if nw is None:
-        nw = max(1, plan(Bn, D, isz, sms, bwd)) if bd == cfg["bd"] else 1
     BD = bd * nw
     n = triton.cdiv(T, BT)
     if segments is None:
