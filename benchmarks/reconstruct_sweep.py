@@ -117,6 +117,10 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec08_S4_b200": dict(tau=16, horizon_decay=0.8, batch_size=4, batches_per_epoch=200),
     "tau16_dec08_n01to0025": dict(tau=16, horizon_decay=0.8, noise=0.1, noise_end=0.025),
     "tau16_dec08_n005to002": dict(tau=16, horizon_decay=0.8, noise=0.05, noise_end=0.02),
+    # sixth session: long windows with fewer windows per batch (work <= window 800 x 16)
+    "tau16_dec08_T1600_S8": dict(tau=16, horizon_decay=0.8, window=1600, batch_size=8),
+    "tau16_dec08_T3200_S4": dict(tau=16, horizon_decay=0.8, window=3200, batch_size=4),
+    "tau16_dec08_T6400_S2": dict(tau=16, horizon_decay=0.8, window=6400, batch_size=2),
 }
 
 
