@@ -76,6 +76,7 @@ level or annealing (`noise_end`), `weight_decay` and other learning rates did no
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 from typing import Any
 
@@ -458,7 +459,8 @@ def train_alrnn(
     else with the training series (the paper's choice); the free run starts from its first point.
 
     On the CPU the fused numba kernel computes each run's loss and gradients in one pass; on CUDA
-    the PyTorch reference rollout runs with autograd. Raises `InputError` when every run's
+    the fused Triton kernel (its own noise stream, so CUDA runs differ from CPU ones) or, without
+    triton, the PyTorch reference rollout with autograd. Raises `InputError` when every run's
     parameters became non-finite (a run that diverges alone is frozen at its last finite state and
     reported in `diverged_at`). `on_checkpoint(epoch, [a, W, h, L])`, when given, sees the
     evaluated parameters (float32 numpy, run axis first) at every selection point.
@@ -524,6 +526,7 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
     forcing = _forcing_weights(cfg, alpha_runs)
     loss_w = _loss_weights(cfg, R, N)
     active = np.ones(R, dtype=bool)
+    alive = torch.ones(R, dtype=torch.bool, device=device)  # `active` during an epoch
     diverged_at: list[int | None] = [None] * R
     best = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
     best_epoch = np.full(R, -1)
@@ -543,8 +546,17 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
 
     from tsdyn.kernels.rollout.cpu import alrnn_forced_loss_grad, noisy_windows
 
+    fused_cuda = data_dev = loss_w_dev = forcing_src = forcing_dev = None
+    if device.type == "cuda" and importlib.util.find_spec("triton") is not None:
+        # the Triton kernel (its own noise stream: runs differ from CPU-trained ones)
+        from tsdyn.kernels.rollout.triton import alrnn_forced_loss_grad as fused_cuda
+
+        data_dev = torch.as_tensor(data32, device=device)
+        if loss_w is not None:
+            loss_w_dev = torch.as_tensor(loss_w, dtype=torch.float32, device=device)
+
     for epoch in range(cfg.epochs):
-        epoch_loss = np.zeros(R)
+        epoch_loss = torch.zeros(R, dtype=torch.float64, device=device)
         noise = noise_at(cfg, epoch)
         if scheduled:
             if cfg.alpha_end is not None:
@@ -560,6 +572,7 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
                 loss, grads, Z = alrnn_forced_loss_grad(
                     *arrays, data32, starts, forcing, cfg.P, noise, keys, loss_w
                 )
+                loss_t = torch.from_numpy(loss)
                 for p, g in zip(params, grads, strict=True):
                     p.grad = torch.from_numpy(g)
                 if cfg.dist_weight > 0 and batch % cfg.dist_every == 0:
@@ -580,6 +593,26 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
                     )
                     for p, g in zip(params, dgrads, strict=True):
                         p.grad += torch.from_numpy(g.astype(np.float32))
+            elif fused_cuda is not None:
+                if forcing is not forcing_src:  # copied when the schedule changes it
+                    forcing_src = forcing
+                    forcing_dev = torch.as_tensor(forcing, dtype=torch.float32, device=device)
+                # starts and keys in one pinned, asynchronous copy: nothing in a batch waits for
+                # the GPU, so the host prepares the next batch while the kernels run
+                sk = np.concatenate([starts, keys.view(np.int64)[:, None]], axis=1)
+                sk = torch.from_numpy(sk).pin_memory().to(device, non_blocking=True)
+                loss_t, grads, Z = fused_cuda(
+                    *[p.detach() for p in params],
+                    data_dev,
+                    sk[:, :-1],
+                    forcing_dev,
+                    cfg.P,
+                    noise,
+                    sk[:, -1],
+                    loss_w_dev,
+                )
+                for p, g in zip(params, grads, strict=True):
+                    p.grad = g
             else:
                 from tsdyn.kernels.rollout.naive import naive_alrnn_forced_loss
 
@@ -593,38 +626,37 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
                     weights=None if loss_w is None else torch.as_tensor(loss_w, device=device),
                 )
                 loss_t.sum().backward()
-                loss = loss_t.detach().cpu().numpy().astype(np.float64)
+                loss_t = loss_t.detach()
                 Z = None
             snapshot = [p.detach().clone() for p in params]
             opt.step()
             batch += 1
-            with torch.no_grad():
-                finite = np.ones(R, dtype=bool)
-                for p in params:
-                    finite &= torch.isfinite(p.reshape(R, -1)).all(dim=1).cpu().numpy()
-                newly = active & ~(finite & np.isfinite(loss))
-                frozen = ~active | newly
-                if frozen.any():
-                    idx = torch.as_tensor(np.flatnonzero(frozen), device=device)
-                    for p, old in zip(params, snapshot, strict=True):
-                        p[idx] = old[idx]
-                for r in np.flatnonzero(newly):
-                    diverged_at[r] = epoch
-                active &= ~newly
+            with torch.no_grad():  # on the device: no host sync per batch
+                # a run whose loss or parameters become non-finite keeps its last finite
+                # parameters and stays frozen for the rest of the training
+                loss_t = loss_t.to(torch.float64)
+                ok = torch.isfinite(torch.cat([p.reshape(R, -1) for p in params], dim=1))
+                alive &= ok.all(dim=1) & torch.isfinite(loss_t)
+                for p, old in zip(params, snapshot, strict=True):
+                    p.copy_(torch.where(alive.view(-1, *[1] * (p.dim() - 1)), p, old))
+                epoch_loss += torch.where(alive, loss_t, 0.0)
                 if averaged is not None:
                     for avg, p in zip(averaged, params, strict=True):
                         avg.mul_(cfg.ema).add_(p.detach(), alpha=1.0 - cfg.ema)
-            if not active.any():
-                raise InputError(
-                    f"training diverged: the parameters of every run became non-finite at "
-                    f"epoch {epoch}",
-                    "lower --lr-start, raise --tau's forcing (smaller --tau) or use --forcing gtf",
-                )
-            epoch_loss += np.where(active, loss, 0.0)
             if cfg.forcing == "gtf" and cfg.alpha is None and batch % 5 == 1:
                 _update_alpha(model, cfg, Z, data32, starts, alpha_runs, alpha_set)
                 forcing = _forcing_weights(cfg, alpha_runs)
         sched.step()
+        now = alive.cpu().numpy()
+        for r in np.flatnonzero(active & ~now):
+            diverged_at[r] = epoch
+        active = now
+        if not active.any():
+            raise InputError(
+                f"training diverged: the parameters of every run became non-finite at epoch {epoch}",
+                "lower --lr-start, raise --tau's forcing (smaller --tau) or use --forcing gtf",
+            )
+        epoch_loss = epoch_loss.cpu().numpy()
         last_loss = np.where(active, epoch_loss / cfg.batches_per_epoch, np.nan)
         every = cfg.eval_every_late if (cfg.eval_every_late and epoch >= half) else cfg.eval_every
         if (epoch + 1) % every == 0 or epoch + 1 == cfg.epochs:
@@ -700,9 +732,11 @@ def _update_alpha(model, cfg, Z, data32, starts, alpha_runs, alpha_set) -> None:
     a = model.a.detach().cpu().numpy().astype(np.float64)
     W = model.W.detach().cpu().numpy().astype(np.float64)
     for r in range(len(alpha_runs)):
-        if Z is not None:
+        if isinstance(Z, torch.Tensor):  # the Triton kernel's [R, S, T + 1, M]
+            states = Z[r].cpu().numpy()
+        elif Z is not None:
             states = np.transpose(Z[r], (2, 0, 1))  # [S, T + 1, M]
-        else:  # CUDA path: the regions of the data-driven states are unknown; use the free map
+        else:  # reference path: the regions of the data-driven states are unknown; use the free map
             states = np.zeros((1, 1, cfg.M))
         codes = symbols(states, cfg.P)
         target = adaptive_alpha(a[r], W[r], cfg.P, codes)
