@@ -298,6 +298,8 @@ def main() -> None:
     )
     rec.fit(train.values, dt=dt, progress=progress, validation=validation, device=args.train_device)
     train_wall, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    if args.save_model:  # before the evaluation, so that a stopped run keeps its training
+        rec.save(args.save_model)
     report = rec.evaluate(test.values, transient=args.transient)
     per = report["per_run"]
     ref = int(
@@ -311,8 +313,6 @@ def main() -> None:
     topo = wing_centre_topology(code)
     per["wing_centre"] = [wing_centre_topology(c)["holds"] for c in codes]
     per["region_shares"] = [{r["symbol"]: r["share"] for r in c["regions"]} for c in codes]
-    if args.save_model:
-        rec.save(args.save_model)
     result.update(
         train_wall_s=train_wall,
         train_cpu_s=train_cpu,

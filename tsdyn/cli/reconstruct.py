@@ -149,7 +149,7 @@ def reconstruct(
     Outputs: metrics.json, symbols.json, free_run.csv, model.safetensors,
     attractor.png, timeseries.png, symbolic_graph.png.
 
-    Training runs on the fused CPU kernel unless --device cuda is given.
+    Training runs a fused kernel: numba on the CPU, Triton on CUDA (auto picks CUDA when present).
 
     Example: tsdyn reconstruct lorenz63 --runs 10 --out runs/lorenz
     """
