@@ -121,6 +121,12 @@ VARIANTS: dict[str, dict] = {
     "tau16_dec08_T1600_S8": dict(tau=16, horizon_decay=0.8, window=1600, batch_size=8),
     "tau16_dec08_T3200_S4": dict(tau=16, horizon_decay=0.8, window=3200, batch_size=4),
     "tau16_dec08_T6400_S2": dict(tau=16, horizon_decay=0.8, window=6400, batch_size=2),
+    # ... and shorter windows with more of them (samples per step of window 800 / 1600 x 16)
+    "tau16_dec08_T400_S32": dict(tau=16, horizon_decay=0.8, window=400, batch_size=32),
+    "tau16_dec08_T800_S32": dict(tau=16, horizon_decay=0.8, window=800, batch_size=32),
+    "tau16_dec08_T800_S32_lyap5": dict(
+        tau=16, horizon_decay=0.8, window=800, batch_size=32, select_lyap=5.0
+    ),
 }
 
 
