@@ -264,7 +264,8 @@ def main() -> None:
     if args.timing_repeats > 0:
         timing = batch_timings(cfg, z_train, args.device, args.timing_repeats)
         result["timing"] = timing
-        print("per batch (all runs): " + ", ".join(f"{k} {v:.4g}" for k, v in timing.items()))
+        line = ", ".join(f"{k} {v:.4g}" for k, v in timing.items())
+        print(f"per batch (all runs): {line}", flush=True)
     if args.timing_only:
         _write(result, args)
         return
