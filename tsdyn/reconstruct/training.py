@@ -656,8 +656,7 @@ def _train(x, config, progress, device, validation=None, on_checkpoint=None) -> 
                 f"training diverged: the parameters of every run became non-finite at epoch {epoch}",
                 "lower --lr-start, raise --tau's forcing (smaller --tau) or use --forcing gtf",
             )
-        epoch_loss = epoch_loss.cpu().numpy()
-        last_loss = np.where(active, epoch_loss / cfg.batches_per_epoch, np.nan)
+        last_loss = np.where(active, epoch_loss.cpu().numpy() / cfg.batches_per_epoch, np.nan)
         every = cfg.eval_every_late if (cfg.eval_every_late and epoch >= half) else cfg.eval_every
         if (epoch + 1) % every == 0 or epoch + 1 == cfg.epochs:
             current = params if averaged is None else averaged

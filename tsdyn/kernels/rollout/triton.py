@@ -51,13 +51,25 @@ def _windows_kernel(
 
 
 @triton.jit
-def _map(a_ptr, W_ptr, r, M, i):
-    """a [MP] and W [MP, MP] of run r, zero-padded past M."""
+def _program(
+    a_ptr, W_ptr, Z, E, alpha, S, T, M, N, K, MP: tl.constexpr, NP: tl.constexpr
+):  # fmt: skip
+    """What both walks start from: this program's run r and window s; unit indices i [MP] and
+    observed-unit indices nn [NP]; the masks of observed and ReLU units; a [MP] and W [MP, MP] of
+    run r, zero-padded past M; the window's index and its rows of Z, E and alpha."""
+    r = tl.program_id(0)
+    s = tl.program_id(1)
+    i = tl.arange(0, MP)
     unit = i < M
     Wt = tl.load(
         W_ptr + r * M * M + i[:, None] * M + i[None, :], unit[:, None] & unit[None, :], 0.0
     )
-    return tl.load(a_ptr + r * M + i, unit, 0.0), Wt
+    av = tl.load(a_ptr + r * M + i, unit, 0.0)
+    seq = (r * S + s).to(tl.int64)
+    zrow = Z + seq * (T + 1) * MP
+    erow = E + seq * T * NP
+    relu = (i >= K) & unit  # Phi* = ReLU on units K..M-1
+    return r, s, i, tl.arange(0, NP), i < N, relu, av, Wt, seq, zrow, erow, alpha + r * (T + 1)
 
 
 @triton.jit
@@ -69,14 +81,10 @@ def _forced_fwd(
     # E = w (zhat - x) on the observed units: dloss/dzhat up to the factor 2 / (S T N), which
     # the caller applies to the summed gradients (they are linear in E; a float scalar argument
     # would be float32 in a float64 kernel)
-    r = tl.program_id(0)
-    s = tl.program_id(1)
-    i = tl.arange(0, MP)
-    nn = tl.arange(0, NP)
-    obs = i < N
-    relu = (i >= K) & (i < M)  # Phi* = ReLU on units K..M-1
+    r, s, i, nn, obs, relu, av, Wt, seq, zrow, erow, arow = _program(
+        a_ptr, W_ptr, Z, E, alpha, S, T, M, N, K, MP, NP
+    )
     nok = nn < N
-    av, Wt = _map(a_ptr, W_ptr, r, M, i)
     hv = tl.load(h_ptr + r * M + i, i < M, 0.0)
     hid = (i >= N) & (i < M)
     Lt = tl.load(L_ptr + r * (M - N) * N + (i[:, None] - N) * N + nn[None, :],
@@ -85,10 +93,6 @@ def _forced_fwd(
     key = tl.load(keys + r)
     T1 = T + 1
     woff = s * T1 * N
-    seq = (r * S + s).to(tl.int64)
-    zrow = Z + seq * T1 * MP
-    erow = E + seq * T * NP
-    arow = alpha + r * T1
     wrow = wts + r * T1 * N
     # z_0 = [x_0; L x_0]
     x0 = _window(data, start, 0, nn, nok, N, key, noise, woff, NOISE)
@@ -125,18 +129,10 @@ def _forced_bwd(
     # README: g = (1 - alpha) d + dloss/dzhat on observed units, d on the others;
     # d_{t-1} = a g + D_t W^T g; dW += g Phi*(z_{t-1})^T, da += g z_{t-1}, dh += g.
     # Step t - 1's states, loss gradients and forcing weight load ahead.
-    r = tl.program_id(0)
-    s = tl.program_id(1)
-    i = tl.arange(0, MP)
-    nn = tl.arange(0, NP)
-    obs = i < N
-    relu = (i >= K) & (i < M)
-    av, Wt = _map(a_ptr, W_ptr, r, M, i)
+    r, s, i, nn, obs, relu, av, Wt, seq, zrow, erow, arow = _program(
+        a_ptr, W_ptr, Z, E, alpha, S, T, M, N, K, MP, NP
+    )
     T1 = T + 1
-    seq = (r * S + s).to(tl.int64)
-    zrow = Z + seq * T1 * MP
-    erow = E + seq * T * NP
-    arow = alpha + r * T1
     d = tl.zeros([MP], dtype=av.dtype)
     acc_W = tl.zeros([MP, MP], dtype=av.dtype)
     acc_a = tl.zeros([MP], dtype=av.dtype)
